@@ -1,0 +1,163 @@
+"""The command line: parse, call a job, turn named exceptions into one line and an exit code.
+
+Exit codes: 0 success; 1 failed run; 2 bad usage or config; 3 input rejected beyond tolerance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import warnings
+from datetime import date
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.errors import ConfigError, PipelineError
+
+log = logging.getLogger("pipeline")
+
+EXAMPLES = {
+    "demo": "contact-reasons demo --out demo-output",
+    "train": "contact-reasons train --data labelled.csv --text-col text --label-col reason --out models/mine/1",
+    "evaluate": "contact-reasons evaluate --model models/mine/1 --data test.csv --label-col reason",
+    "score": "contact-reasons score --model models/mine/1 --input contacts.csv --output scored.parquet",
+    "report": "contact-reasons report --scored scored.parquet --as-of 2026-11-20 --out reports/2026-11-20",
+    "run": "contact-reasons run --date 2026-11-20 --input incoming/2026-11-20.csv",
+}
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date like 2026-11-20") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="pipeline.yaml (default: the shipped configs/pipeline.yaml)")
+    common.add_argument("--home", type=Path, default=Path("."), help="folder that models/, store/, reports/ and mlflow/ live in (default: .)")
+    common.add_argument("--quiet", action="store_true", help="only errors")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    parser = argparse.ArgumentParser(
+        prog="contact-reasons",
+        description="Why customers contact you, and which contacts to eliminate, automate, simplify or leverage.",
+        epilog="Run `contact-reasons COMMAND --help` for a command's options and an example.",
+    )
+    parser.add_argument("--version", action="version", version=f"contact-reasons {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, parents=[common], help=help_text, description=help_text,
+            epilog=f"example:\n  {EXAMPLES[name]}", formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    demo = command("demo", "write the built-in demo contacts, train, run the nightly job for the last day")
+    demo.add_argument("--out", type=Path, default=Path("demo-output"), help="folder for everything the demo writes")
+    demo.add_argument("--seed", type=int, help="demo data seed (default: the fixed demo seed)")
+
+    train = command("train", "train and evaluate a reason classifier, log it to MLflow, write the model directory")
+    train.add_argument("--data", type=Path, required=True, help="labelled CSV / JSONL / Parquet")
+    train.add_argument("--text-col", help="text column (default: text)")
+    train.add_argument("--label-col", help="label column (default: reason)")
+    train.add_argument("--root-cause-col", help="root-cause label column, when the data has one")
+    train.add_argument("--out", type=Path, help="model directory (default: models/<name>/<next version>)")
+    train.add_argument("--no-tracking", action="store_true", help="do not log the run to MLflow")
+
+    evaluate = command("evaluate", "score labelled data with a model, write metrics.json beside the model")
+    evaluate.add_argument("--model", type=Path, required=True, help="model directory")
+    evaluate.add_argument("--data", type=Path, required=True, help="labelled CSV / JSONL / Parquet")
+    evaluate.add_argument("--text-col", help="text column (default: text)")
+    evaluate.add_argument("--label-col", help="label column (default: reason)")
+
+    score = command("score", "score contacts with a model (CSV or Parquet out)")
+    score.add_argument("--model", type=Path, required=True, help="model directory")
+    score.add_argument("--input", type=Path, required=True, help="contacts file, folder or glob")
+    score.add_argument("--output", type=Path, required=True, help="scored file (.csv or .parquet)")
+    score.add_argument("--encoding", help="input encoding (default: detected)")
+
+    report = command("report", "hotspot reports from scored contacts")
+    report.add_argument("--scored", type=Path, nargs="+", required=True, help="scored files from `score`")
+    report.add_argument("--as-of", type=_date, required=True, help="report day (YYYY-MM-DD)")
+    report.add_argument("--out", type=Path, required=True, help="report folder")
+
+    run = command("run", "the nightly job: ingest the day's contacts, score, store, report")
+    run.add_argument("--date", type=_date, required=True, help="run date (YYYY-MM-DD)")
+    run.add_argument("--input", type=Path, help="contacts file, folder or glob (default: incoming/<date>*)")
+    run.add_argument("--model", type=Path, help="model directory (default: the latest under models/<name>/)")
+    run.add_argument("--encoding", help="input encoding (default: detected)")
+    return parser
+
+
+def configure_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr, force=True)
+    for noisy in ("jieba", "mlflow", "alembic", "urllib3", "git", "py4j"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    if not verbose:
+        warnings.filterwarnings("ignore", module="mlflow")
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from pipeline import jobs
+    from pipeline.config import load_config
+
+    config = load_config(args.config)
+    home = args.out if args.command == "demo" else args.home
+    workspace = jobs.Workspace(config, home)
+    if args.command == "demo":
+        outcome = jobs.demo_job(workspace, seed=args.seed)
+        print(f"demo: {outcome.counts['rows_scored']} contacts scored; reports in {outcome.reports}")
+        print(f"open {outcome.reports / 'hotspots.csv'} (Excel) or {outcome.reports / 'report.html'} (browser)")
+    elif args.command == "train":
+        trained = jobs.train_job(
+            workspace, args.data, text_col=args.text_col, label_col=args.label_col,
+            root_cause_col=args.root_cause_col, out=args.out, track=not args.no_tracking,
+        )
+        print(
+            f"trained: accuracy {trained.metrics['accuracy']:.3f}, macro-F1 {trained.metrics['macro_f1']:.3f} "
+            f"(held out); model in {trained.model_dir}" + (f"; MLflow run {trained.run_id}" if trained.run_id else "")
+        )
+    elif args.command == "evaluate":
+        metrics = jobs.evaluate_job(workspace, args.model, args.data, text_col=args.text_col, label_col=args.label_col)
+        print(json.dumps({k: v for k, v in metrics.items() if k not in ("per_class", "data")}, ensure_ascii=False, indent=2))
+        print(f"metrics written to {Path(args.model) / 'metrics.json'}")
+    elif args.command == "score":
+        summary = jobs.score_job(workspace, args.model, args.input, args.output, args.encoding)
+        print(f"scored {summary['scored']} of {summary['read']} rows into {summary['output']}; {summary['rejected']} rejected ({summary['rejects']})")
+    elif args.command == "report":
+        out = jobs.report_job(workspace, args.scored, args.as_of, args.out)
+        print(f"reports in {out}")
+    elif args.command == "run":
+        outcome = jobs.run_job(workspace, args.date, source=args.input, model_dir=args.model, encoding=args.encoding)
+        c = outcome.counts
+        print(f"run {args.date}: {c['rows_read']} read, {c['rows_scored']} scored, {c['rows_rejected']} rejected; reports in {outcome.reports}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.quiet, args.verbose)
+    try:
+        return dispatch(args)
+    except ConfigError as error:
+        print(f"contact-reasons: config error: {error}", file=sys.stderr)
+        return error.exit_code
+    except PipelineError as error:
+        print(f"contact-reasons: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("contact-reasons: interrupted; nothing half-written (rerun the same command)", file=sys.stderr)
+        return 1
+    except Exception as error:  # the last line of defence: never a traceback for the user
+        log.debug("unexpected error", exc_info=True)
+        print(
+            f"contact-reasons: internal error ({type(error).__name__}: {error}); rerun with -v and report it",
+            file=sys.stderr,
+        )
+        return 1

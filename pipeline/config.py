@@ -1,0 +1,287 @@
+"""Typed configuration: ``pipeline.yaml`` and ``taxonomy.yaml``, validated at start-up.
+
+Every section is a pydantic model with ``extra="forbid"`` so that a typo fails at once with the
+key's path. Stages receive the typed section they need, never a raw dict. This is also the only
+module that reads environment variables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.errors import ConfigError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_DIR = PACKAGE_ROOT / "configs"
+
+QUADRANT_ACTIONS = {
+    "leverage": "encourage: make it easy to reach",
+    "simplify": "keep, but remove friction",
+    "automate": "move to self-service, FAQ or proactive notice",
+    "eliminate": "fix the root cause so the contact never happens",
+    "unassigned": "add the reason to the taxonomy to get an action",
+}
+UNKNOWN_REASON = "unknown"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSettings(Section):
+    """Names of the input columns (DESIGN §2), for exports that call them something else."""
+
+    contact_id: str = "contact_id"
+    text: str = "text"
+    started_at: str = "started_at"
+    channel: str = "channel"
+    customer_id: str = "customer_id"
+    handle_time_s: str = "handle_time_s"
+    wait_time_s: str = "wait_time_s"
+    transfers: str = "transfers"
+    resolved: str = "resolved"
+    csat: str = "csat"
+    ces: str = "ces"
+    reason: str = "reason"
+    root_cause: str = "root_cause"
+
+
+class IngestSettings(Section):
+    timezone: str = "Asia/Shanghai"
+    max_text_chars: int = Field(20_000, gt=0)
+    reject_tolerance: float = Field(0.05, ge=0, le=1)
+    encoding: str | None = None
+
+
+class NormalizeSettings(Section):
+    view: Literal["customer", "agent", "all"] = "customer"
+    to_simplified: bool = True
+    lowercase: bool = True
+    drop_boilerplate: bool = True
+    order_number_patterns: list[str] = Field(default_factory=lambda: [r"\b[A-Z]{2,4}\d{8,14}\b"])
+
+
+class ModelSettings(Section):
+    name: str = "contact-reasons"
+    unknown_threshold: float = Field(0.35, ge=0, lt=1)
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (1, 3)
+    min_df: int = Field(2, ge=1)
+    max_features: int | None = 400_000
+    regularisation_c: float = Field(0.5, gt=0)
+    calibration: Literal["temperature", "sigmoid", "isotonic"] = "temperature"
+    calibration_folds: int = Field(3, ge=2)
+    cv_folds: int = Field(3, ge=0)
+    test_size: float = Field(0.2, gt=0, lt=1)
+    min_examples_per_label: int = Field(6, ge=2)
+    seed: int = 42
+
+    @field_validator("word_ngrams", "char_ngrams")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= value[0] <= value[1]:
+            raise ValueError(f"n-gram range must be 1 <= low <= high, got {list(value)}")
+        return value
+
+
+class EffortSettings(Section):
+    repeat_window_days: int = Field(7, ge=1)
+    long_wait_s: float = Field(300, gt=0)
+    high_effort_score: int = Field(3, ge=1, le=5)
+
+
+class HotspotSettings(Section):
+    baseline_days: int = Field(28, ge=7)
+    alpha: float = Field(0.01, gt=0, lt=1)
+    min_count: int = Field(10, ge=1)
+    min_relative_change: float = Field(0.3, ge=0)
+    segments: list[str] = Field(default_factory=list)
+    examples: int = Field(3, ge=0, le=10)
+    top_phrases: int = Field(5, ge=0, le=20)
+    review_queue_size: int = Field(200, ge=0)
+
+
+class CostSettings(Section):
+    currency: str = "CNY"
+    cost_per_minute: float = Field(2.5, ge=0)
+    deflection_rate: float = Field(0.4, ge=0, le=1)
+
+
+class PathSettings(Section):
+    """Where things live, relative to the directory that holds the config file's parent."""
+
+    models: Path = Path("models")
+    store: Path = Path("store")
+    reports: Path = Path("reports")
+    incoming: Path = Path("incoming")
+    tracking: Path = Path("mlflow")
+
+
+class TrackingSettings(Section):
+    uri: str | None = None
+    experiment: str = "contact-reasons"
+
+
+class PipelineConfig(Section):
+    columns: ColumnSettings = ColumnSettings()
+    ingest: IngestSettings = IngestSettings()
+    normalize: NormalizeSettings = NormalizeSettings()
+    model: ModelSettings = ModelSettings()
+    effort: EffortSettings = EffortSettings()
+    hotspots: HotspotSettings = HotspotSettings()
+    cost: CostSettings = CostSettings()
+    paths: PathSettings = PathSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    quadrant_cutoff: float = Field(3, ge=1, le=5)
+    taxonomy: Path = Path("taxonomy.yaml")
+    userdict: Path = Path("userdict.txt")
+    stopwords: Path = Path("stopwords.txt")
+
+
+class Keywords(Section):
+    zh: list[str] = Field(default_factory=list)
+    en: list[str] = Field(default_factory=list)
+
+
+class RootCause(Section):
+    id: str
+    name_zh: str
+    name_en: str
+    owner: str
+
+
+class Reason(Section):
+    id: str
+    name_zh: str
+    name_en: str
+    description: str
+    keywords: Keywords
+    customer_value: int = Field(ge=1, le=5)
+    company_value: int = Field(ge=1, le=5)
+    root_cause: str
+    self_service: str | None = None
+
+
+class Taxonomy(Section):
+    root_causes: list[RootCause]
+    reasons: list[Reason]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Taxonomy:
+        for kind, items in (("reason", self.reasons), ("root cause", self.root_causes)):
+            ids = [item.id for item in items]
+            duplicated = sorted({i for i in ids if ids.count(i) > 1})
+            if duplicated:
+                raise ValueError(f"duplicate {kind} ids: {duplicated}")
+        if UNKNOWN_REASON in {r.id for r in self.reasons}:
+            raise ValueError(f"'{UNKNOWN_REASON}' is reserved for low-confidence contacts")
+        known = {c.id for c in self.root_causes}
+        for reason in self.reasons:
+            if reason.root_cause not in known:
+                raise ValueError(
+                    f"reason '{reason.id}' names root cause '{reason.root_cause}', "
+                    f"which is not among root_causes {sorted(known)}"
+                )
+        return self
+
+    def reason(self, reason_id: str) -> Reason | None:
+        return {r.id: r for r in self.reasons}.get(reason_id)
+
+    def root_cause(self, root_cause_id: str) -> RootCause | None:
+        return {c.id: c for c in self.root_causes}.get(root_cause_id)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level, found {type(data).__name__}")
+    return data
+
+
+def _validated(model: type[Section], data: dict, path: Path) -> Section:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in issue['loc']) or '(top)'}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+
+
+def load_config(path: Path | None = None) -> PipelineConfig:
+    """Read and validate ``pipeline.yaml`` (the shipped default when ``path`` is None)."""
+    path = Path(path) if path else DEFAULT_CONFIG_DIR / "pipeline.yaml"
+    config = _validated(PipelineConfig, _read_yaml(path), path)
+    base = path.resolve().parent
+    return config.model_copy(
+        update={
+            "taxonomy": _beside(base, config.taxonomy),
+            "userdict": _beside(base, config.userdict),
+            "stopwords": _beside(base, config.stopwords),
+        }
+    )
+
+
+def _beside(base: Path, path: Path) -> Path:
+    return path if path.is_absolute() else base / path
+
+
+def load_taxonomy(path: Path) -> Taxonomy:
+    return _validated(Taxonomy, _read_yaml(Path(path)), Path(path))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def config_hash(config: PipelineConfig) -> str:
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+def resolve_under(root: Path, relative: Path) -> Path:
+    """``root / relative``, refusing a configured path that climbs out of ``root``."""
+    root = Path(root).resolve()
+    target = (root / relative).resolve()
+    if target != root and root not in target.parents:
+        raise ConfigError(f"path '{relative}' escapes its root {root}; use a path inside it")
+    return target
+
+
+def tracking_uri(config: PipelineConfig, home: Path) -> str:
+    """The MLflow tracking URI: ``MLFLOW_TRACKING_URI``, then the config, then a local store."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or config.tracking.uri
+    if uri:
+        return uri
+    store = resolve_under(home, config.paths.tracking)
+    return f"sqlite:///{store / 'mlflow.db'}"
+
+
+def artifact_root(config: PipelineConfig, home: Path) -> Path:
+    return resolve_under(home, config.paths.tracking) / "artifacts"
+
+
+def quiet_progress() -> bool:
+    """True when nobody watches: ``CI`` is set (the CLI also checks for a TTY)."""
+    return bool(os.environ.get("CI"))

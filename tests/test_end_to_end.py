@@ -1,0 +1,83 @@
+"""The demo end to end in a temporary folder, through the CLI, as `make demo` runs it."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.demo import DEMO_END, HOTSPOTS
+
+REPORT_FILES = ["hotspots.csv", "quadrants.csv", "root_causes.csv", "trend.csv", "review_queue.csv",
+                "rejects.csv", "report.html", "run_manifest.json"]
+HOTSPOT_COLUMNS = ["reason", "name_zh", "name_en", "quadrant", "action", "contacts", "share", "baseline",
+                   "change_pct", "p_adjusted", "spike", "effort_rate", "repeat_rate", "transfer_rate",
+                   "mean_handle_min", "estimated_cost", "top_phrases", "example_contact_ids"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    assert main(["demo", "--out", str(out), "--quiet"]) == 0
+    return out, out / "reports" / DEMO_END.isoformat()
+
+
+def read(path):
+    return pd.read_csv(path, encoding="utf-8-sig")
+
+
+def test_every_report_file_is_written(demo):
+    _, reports = demo
+    assert sorted(p.name for p in reports.iterdir()) == sorted(REPORT_FILES)
+
+
+def test_injected_hotspots_are_flagged_on_top_and_nothing_else(demo):
+    _, reports = demo
+    hotspots = read(reports / "hotspots.csv")
+    reasons = hotspots[hotspots["segment"].isna()]
+    injected = {h.reason for h in HOTSPOTS}
+    flagged = set(reasons.loc[reasons["spike"], "reason"])
+    assert injected <= set(reasons.head(3)["reason"])
+    assert flagged == injected
+
+
+def test_hotspots_csv_has_a_bom_and_the_design_columns(demo):
+    _, reports = demo
+    raw = (reports / "hotspots.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    hotspots = read(reports / "hotspots.csv")
+    assert set(HOTSPOT_COLUMNS) <= set(hotspots.columns)
+    assert hotspots["name_zh"].str.contains(r"[\u4e00-\u9fff]").any()
+
+
+def test_manifest_accounts_for_every_row(demo):
+    out, reports = demo
+    manifest = json.loads((reports / "run_manifest.json").read_text(encoding="utf-8"))
+    assert manifest["rows_read"] == manifest["rows_scored"] + manifest["rows_rejected"]
+    assert manifest["rows_read"] == len(pd.read_csv(next((out / "incoming").glob("*.csv")), encoding="utf-8-sig"))
+    assert manifest["model"]["sha256"]
+
+
+def test_no_pii_reaches_the_reports(demo):
+    _, reports = demo
+    for name in ("review_queue.csv", "hotspots.csv", "report.html"):
+        text = (reports / name).read_text(encoding="utf-8-sig")
+        assert not pd.Series([text]).str.contains(r"1[3-9]\d{9}|@[a-z0-9-]+\.(?:com|cn|net)|\d{17}[\dXx]").any(), name
+
+
+def test_outage_top_phrases_name_the_outage(demo):
+    _, reports = demo
+    hotspots = read(reports / "hotspots.csv")
+    outage = hotspots[hotspots["spike"] & hotspots["segment"].isna()].iloc[0]
+    assert isinstance(outage["top_phrases"], str) and outage["top_phrases"]
+
+
+def test_demo_classifier_is_good_but_not_perfect(demo):
+    out, _ = demo
+    metrics = json.loads(next((out / "models").rglob("training_metrics.json")).read_text())
+    assert 0.85 <= metrics["accuracy"] < 0.995
+
+
+def test_mlflow_run_is_in_the_demo_folder(demo):
+    out, _ = demo
+    assert (out / "mlflow" / "mlflow.db").exists()

@@ -1,0 +1,132 @@
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import schemas as s
+from pipeline.config import CostSettings, EffortSettings, HotspotSettings
+from pipeline.hotspots import distinctive_phrases, expected_counts, find_hotspots, flag_spikes, weekday_factors
+
+AS_OF = date(2026, 3, 31)
+WEEKDAY = np.array([1.15, 1.1, 1.05, 1.0, 1.0, 0.85, 0.7])
+
+
+def synthetic_stream(seed: int, reasons: int = 20, days: int = 70, spikes: dict | None = None) -> pd.DataFrame:
+    """Stationary Poisson counts per reason with a weekly pattern; ``spikes`` multiplies the last day."""
+    rng = np.random.default_rng(seed)
+    means = np.linspace(30, 200, reasons)
+    rows = []
+    for offset in range(days):
+        day = AS_OF - timedelta(days=days - 1 - offset)
+        for r, mean in enumerate(means):
+            multiplier = (spikes or {}).get(r, 1.0) if day == AS_OF else 1.0
+            for _ in range(rng.poisson(mean * WEEKDAY[day.weekday()] * multiplier)):
+                rows.append((day.isoformat(), f"r{r:02d}"))
+    frame = pd.DataFrame(rows, columns=[s.CONTACT_DATE, s.REASON])
+    frame[s.CONTACT_ID] = [f"c{i}" for i in range(len(frame))]
+    frame[s.EFFORT_SCORE] = 1
+    frame["effort_repeat_contact"] = False
+    frame["effort_transfer"] = False
+    frame[s.HANDLE_TIME_S] = 300.0
+    return frame
+
+
+def reason_frame(count: int = 20) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "reason": [f"r{r:02d}" for r in range(count)],
+            "name_zh": [f"原因{r}" for r in range(count)],
+            "name_en": [f"reason {r}" for r in range(count)],
+            "quadrant": ["eliminate", "automate", "simplify", "leverage"] * (count // 4),
+        }
+    )
+
+
+def hotspots_for(stream: pd.DataFrame, as_of: date = AS_OF, **settings) -> pd.DataFrame:
+    return find_hotspots(stream, as_of, reason_frame(), HotspotSettings(**settings), EffortSettings(), CostSettings())
+
+
+def test_spikes_of_40_80_and_200_percent_are_detected():
+    stream = synthetic_stream(seed=3, spikes={4: 1.4, 11: 1.8, 17: 3.0})
+    hotspots = hotspots_for(stream)
+    flagged = set(hotspots.loc[hotspots["spike"], "reason"])
+    assert {"r04", "r11", "r17"} <= flagged
+    assert len(flagged) == 3
+    assert list(hotspots["reason"][:3]) == sorted(["r04", "r11", "r17"], key=lambda r: -hotspots.set_index("reason").loc[r, "excess"])
+
+
+def test_stationary_days_raise_at_most_one_false_alarm():
+    stream = synthetic_stream(seed=11, days=60)
+    alarms = 0
+    for back in range(30):
+        hotspots = hotspots_for(stream, as_of=AS_OF - timedelta(days=back))
+        alarms += int(hotspots["spike"].sum())
+    assert alarms <= 1
+
+
+def test_weekday_factors_recover_the_weekly_pattern():
+    stream = synthetic_stream(seed=5)
+    totals = stream.groupby(s.CONTACT_DATE).size()
+    factors = weekday_factors(totals)
+    assert factors[0] > factors[6] * 1.4  # Monday busier than Sunday
+    assert factors.mean() == pytest.approx(1.0, abs=0.05)
+
+
+def test_expected_count_follows_the_weekday_of_the_report_day():
+    dates = [(date(2026, 3, 2) + timedelta(days=i)).isoformat() for i in range(28)]  # starts on a Monday
+    counts = pd.DataFrame({"x": [20 if pd.Timestamp(d).weekday() == 0 else 10 for d in dates]}, index=dates)
+    factors = weekday_factors(counts["x"])
+    monday = expected_counts(counts, factors, date(2026, 3, 30))
+    tuesday = expected_counts(counts, factors, date(2026, 3, 31))
+    assert monday["x"] == pytest.approx(20)
+    assert tuesday["x"] == pytest.approx(10)
+
+
+def test_days_without_any_data_do_not_drag_the_baseline_down():
+    dates = [(date(2026, 3, 2) + timedelta(days=i)).isoformat() for i in range(28)]
+    counts = pd.DataFrame({"x": [0 if i < 14 else 10 for i in range(28)]}, index=dates)
+    factors = weekday_factors(counts["x"])
+    assert expected_counts(counts, factors, date(2026, 3, 30))["x"] == pytest.approx(10)
+
+
+@pytest.mark.parametrize(
+    ("observed", "expected", "spike"),
+    [(30, 10.0, True), (12, 10.0, False), (9, 2.0, False), (14, 10.0, False), (25, 0.0, True)],
+)
+def test_spike_needs_significance_minimum_count_and_relative_change(observed, expected, spike):
+    result = flag_spikes(pd.Series([observed]), pd.Series([expected]), HotspotSettings(min_count=10, min_relative_change=0.3))
+    assert bool(result["spike"].iloc[0]) is spike
+
+
+def test_pvalues_are_adjusted_across_reasons():
+    observed = pd.Series([19] * 20)
+    result = flag_spikes(observed, pd.Series([10.0] * 20), HotspotSettings())
+    assert (result["p_adjusted"] >= result["p_value"]).all()
+
+
+def test_segments_localise_a_regional_spike():
+    stream = synthetic_stream(seed=8)
+    stream["region"] = np.where(np.arange(len(stream)) % 2 == 0, "north", "south")
+    extra = stream[(stream[s.CONTACT_DATE] == AS_OF.isoformat()) & (stream[s.REASON] == "r05")].head(1)
+    burst = pd.concat([extra.assign(region="south")] * 60, ignore_index=True)
+    burst[s.CONTACT_ID] = [f"burst{i}" for i in range(len(burst))]
+    hotspots = hotspots_for(pd.concat([stream, burst], ignore_index=True), segments=["region"])
+    flagged = hotspots[hotspots["spike"]]
+    assert "region=south" in set(flagged.loc[flagged["reason"] == "r05", "segment"])
+    assert "region=north" not in set(flagged.loc[flagged["reason"] == "r05", "segment"])
+
+
+def test_cost_and_prize_follow_the_quadrant():
+    hotspots = hotspots_for(synthetic_stream(seed=2)).set_index("reason")
+    assert hotspots.loc["r00", "annual_prize"] == pytest.approx(hotspots.loc["r00", "annual_cost"])  # eliminate
+    assert hotspots.loc["r01", "annual_prize"] == pytest.approx(hotspots.loc["r01", "annual_cost"] * 0.4, rel=1e-3)
+    assert hotspots.loc["r02", "annual_prize"] == 0  # simplify
+    assert hotspots.loc["r00", "annual_cost"] > 0
+
+
+def test_distinctive_phrases_name_what_is_new():
+    background = [["账单", "查询"]] * 50 + [["套餐", "变更"]] * 50
+    target = [["断网", "光猫", "账单"]] * 10 + [["套餐"]] * 3
+    phrases = distinctive_phrases(target, background, top=2)
+    assert set(phrases) == {"断网", "光猫"}

@@ -1,0 +1,77 @@
+import pandas as pd
+import pytest
+
+from pipeline.config import ColumnSettings, IngestSettings
+from pipeline.errors import InputError
+from pipeline.ingest import ingest_contacts, parse_timestamps
+
+
+def raw(rows, columns=("contact_id", "text", "started_at")):
+    frame = pd.DataFrame(rows, columns=list(columns))
+    frame.insert(0, "source_row", range(1, len(frame) + 1))
+    frame.insert(0, "source_file", "in.csv")
+    return frame
+
+
+def ingest(frame, **kwargs):
+    return ingest_contacts(frame, ColumnSettings(), IngestSettings(**kwargs.pop("settings", {})), **kwargs)
+
+
+def test_every_row_is_kept_or_rejected_with_a_reason():
+    frame = raw(
+        [
+            ("1", "网络没信号", "2026-11-20T09:00:00+08:00"),
+            (None, "text", "2026-11-20"),
+            ("3", "   ", "2026-11-20"),
+            ("4", "bill wrong", "yesterday"),
+            ("1", "duplicate", "2026-11-20"),
+            ("6", "fine", "2026-11-20 10:00"),
+        ]
+    )
+    result = ingest(frame)
+    assert len(result.contacts) + len(result.rejects) == len(frame)
+    reasons = dict(zip(result.rejects["source_row"], result.rejects["reason_rejected"]))
+    assert reasons[2] == "missing contact_id"
+    assert reasons[3] == "empty text"
+    assert reasons[4].startswith("unparseable started_at")
+    assert reasons[5] == "duplicate contact_id in this batch (first at row 1)"
+    assert result.contacts["contact_id"].tolist() == ["1", "6"]
+
+
+def test_ids_already_stored_are_rejected():
+    result = ingest(raw([("1", "a", "2026-11-20"), ("2", "b", "2026-11-20")]), known_ids=frozenset({"2"}))
+    assert result.rejects["reason_rejected"].tolist() == ["contact_id already stored by an earlier run"]
+
+
+def test_over_long_text_is_truncated_and_flagged_not_rejected():
+    result = ingest(raw([("1", "长" * 50, "2026-11-20")]), settings={"max_text_chars": 10})
+    assert result.contacts["text"].iloc[0] == "长" * 10
+    assert bool(result.contacts["text_truncated"].iloc[0])
+
+
+def test_missing_required_column_names_the_fix():
+    with pytest.raises(InputError, match=r"\['text'\].*columns"):
+        ingest(raw([("1", "2026-11-20")], columns=("contact_id", "started_at")))
+
+
+def test_configured_column_names_are_mapped():
+    frame = raw([("1", "话费太贵", "2026-11-20")], columns=("id", "body", "ts"))
+    result = ingest_contacts(frame, ColumnSettings(contact_id="id", text="body", started_at="ts"), IngestSettings())
+    assert result.contacts["text"].tolist() == ["话费太贵"]
+
+
+def test_timestamps_with_and_without_offset_land_on_the_local_date():
+    parsed = parse_timestamps(pd.Series(["2026-11-20T23:30:00Z", "2026-11-20T23:30:00", "bad", None]), "Asia/Shanghai")
+    assert parsed.iloc[0].strftime("%Y-%m-%d %H:%M") == "2026-11-21 07:30"
+    assert parsed.iloc[1].strftime("%Y-%m-%d %H:%M") == "2026-11-20 23:30"
+    assert parsed.iloc[2:].isna().all()
+
+
+def test_control_characters_are_removed_and_metadata_typed():
+    frame = raw([("1", "a\x00b\x07c", "2026-11-20", "12.5", "yes", "Phone")],
+                columns=("contact_id", "text", "started_at", "handle_time_s", "resolved", "channel"))
+    contact = ingest(frame).contacts.iloc[0]
+    assert contact["text"] == "a b c"
+    assert contact["handle_time_s"] == 12.5
+    assert contact["resolved"] is True or contact["resolved"] == True  # noqa: E712 (pandas boolean)
+    assert contact["channel"] == "phone"

@@ -1,0 +1,100 @@
+import json
+
+import pandas as pd
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.io import decode_bytes, escape_formulas, find_input_files, read_contacts, write_csv, write_json
+
+SAMPLE = "contact_id,text,started_at\nA1,我的账单不对，多扣了月租,2026-11-20T09:00:00+08:00\nA2,寬頻斷咗成日,2026-11-20T10:00:00\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "utf-16"])
+def test_simplified_file_decodes_in_every_common_encoding(tmp_path, encoding):
+    path = tmp_path / "contacts.csv"
+    text = SAMPLE.replace("寬頻斷咗成日", "宽带断了一整天")
+    path.write_bytes(text.encode(encoding))
+    frame = read_contacts(path)
+    assert frame["text"].tolist() == ["我的账单不对，多扣了月租", "宽带断了一整天"]
+
+
+def test_big5_file_decodes_without_mojibake(tmp_path):
+    path = tmp_path / "contacts.csv"
+    text = "contact_id,text,started_at\nB1,我的帳單金額不對，請幫我查詢一下電話費,2026-11-20\n"
+    path.write_bytes(text.encode("big5"))
+    assert read_contacts(path)["text"].iloc[0] == "我的帳單金額不對，請幫我查詢一下電話費"
+
+
+def test_wrong_explicit_encoding_is_a_clear_error(tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(SAMPLE.encode("gb18030"))
+    with pytest.raises(InputError, match="not valid utf-8"):
+        read_contacts(path, encoding="utf-8")
+
+
+def test_rows_carry_their_source_file_and_row_number(tmp_path):
+    path = tmp_path / "contacts.csv"
+    path.write_text(SAMPLE, encoding="utf-8")
+    frame = read_contacts(path)
+    assert frame["source_row"].tolist() == [1, 2]
+    assert set(frame["source_file"]) == {"contacts.csv"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"contact_id,text\n1,a\n1,b\n", None),
+        (b"contact_id,contact_id,text\n1,2,a\n", "duplicated column"),
+        (b'contact_id,text\n1,"unclosed\n', "malformed"),
+    ],
+)
+def test_unreadable_files_give_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(content)
+    if message is None:
+        assert len(read_contacts(path)) == 2
+    else:
+        with pytest.raises(InputError, match=message):
+            read_contacts(path)
+
+
+def test_jsonl_and_parquet_inputs(tmp_path):
+    frame = pd.DataFrame({"contact_id": ["1", "2"], "text": ["a", "b"], "started_at": ["2026-11-20", "2026-11-20"]})
+    frame.to_json(tmp_path / "c.jsonl", orient="records", lines=True, force_ascii=False)
+    frame.to_parquet(tmp_path / "c.parquet")
+    assert read_contacts(tmp_path / "c.jsonl")["text"].tolist() == ["a", "b"]
+    assert read_contacts(tmp_path / "c.parquet")["text"].tolist() == ["a", "b"]
+    assert [p.name for p in find_input_files(tmp_path)] == ["c.jsonl", "c.parquet"]
+
+
+def test_missing_input_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="no input found"):
+        find_input_files(tmp_path / "nothing-*.csv")
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx"])
+def test_formula_cells_are_escaped(cell):
+    escaped = escape_formulas(pd.DataFrame({"text": [cell], "n": [-5]}))
+    assert escaped["text"].iloc[0] == "'" + cell
+    assert escaped["n"].iloc[0] == -5  # numbers stay numbers
+
+
+def test_csv_for_excel_has_a_bom_and_keeps_chinese(tmp_path):
+    path = write_csv(pd.DataFrame({"名称": ["网络信号差"], "value": ["=HYPERLINK()"]}), tmp_path / "out.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert "网络信号差" in raw.decode("utf-8-sig")
+    assert "'=HYPERLINK()" in raw.decode("utf-8-sig")
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_json_is_written_atomically(tmp_path):
+    path = write_json({"a": "中文"}, tmp_path / "m.json")
+    assert json.loads(path.read_text(encoding="utf-8")) == {"a": "中文"}
+
+
+def test_decode_prefers_the_decoding_with_common_characters():
+    data = "請問我的帳單為什麼這麼多".encode("big5")
+    text, used = decode_bytes(data)
+    assert used == "big5" and text == "請問我的帳單為什麼這麼多"

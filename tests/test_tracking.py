@@ -1,0 +1,31 @@
+import pandas as pd
+import pytest
+
+from pipeline.modelstore import save_model
+from pipeline.tracking import flatten_metrics, load_logged_model, log_training
+
+
+def test_flatten_metrics_keeps_numbers_only():
+    flat = flatten_metrics({"accuracy": 0.9, "cv": {"mean": 0.8}, "pairs": [1], "ok": True})
+    assert flat == {"accuracy": 0.9, "cv.mean": 0.8}
+
+
+def test_logged_model_loads_back_and_scores_exactly_like_the_original(tmp_path, trained):
+    model_dir = save_model(trained.model, tmp_path / "model", {"name": "t", "version": "1", "unknown_threshold": 0.35, "labels": list(trained.model.classes_)})
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run_id = log_training(
+        uri=uri, experiment="test", artifact_location=tmp_path / "artifacts", model_dir=model_dir,
+        params={"C": 0.5}, metrics=trained.metrics, per_class=trained.per_class, files=[], tags={"t": "1"},
+    )
+    texts = pd.DataFrame({"text": ["宽带断了好几天", "how do I top up", "帳單多收咗錢", "我的sim卡activate不了"]})
+    logged = load_logged_model(uri, run_id).predict(texts)
+    assert len(logged) == len(texts)
+    original = trained.model.predict_proba(texts["text"])
+    assert logged["confidence"].to_numpy() == pytest.approx(original.max(axis=1), abs=1e-12)
+    assert logged["reason_candidate"].tolist() == list(trained.model.classes_[original.argmax(axis=1)])
+
+    import mlflow
+
+    run = mlflow.get_run(run_id)
+    assert run.data.metrics["accuracy"] == pytest.approx(trained.metrics["accuracy"])
+    assert run.data.params["C"] == "0.5"

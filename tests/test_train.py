@@ -1,0 +1,57 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.train import check_labels, evaluate_predictions, expected_calibration_error, train_classifier
+
+
+def test_trained_model_beats_chance_clearly_but_is_not_perfect(trained):
+    metrics = trained.metrics
+    assert 0.75 <= metrics["accuracy"] < 1.0
+    assert metrics["macro_f1"] > 0.7
+    assert 0 < metrics["coverage"] <= 1
+    assert metrics["expected_calibration_error"] < 0.2
+
+
+def test_metrics_are_reproducible_for_the_same_seed(small_training, config):
+    settings = config.model.model_copy(update={"cv_folds": 0})
+    subset = small_training.groupby("reason", group_keys=False).head(20)
+    first = train_classifier(subset["text"], subset["reason"], settings, config.normalize)
+    second = train_classifier(subset["text"], subset["reason"], settings, config.normalize)
+    drop = ("training_seconds",)
+    assert {k: v for k, v in first.metrics.items() if k not in drop} == {k: v for k, v in second.metrics.items() if k not in drop}
+
+
+def test_cross_validation_is_reported(small_training, config):
+    settings = config.model.model_copy(update={"cv_folds": 2})
+    subset = small_training.groupby("reason", group_keys=False).head(15)
+    result = train_classifier(subset["text"], subset["reason"], settings, config.normalize)
+    assert result.metrics["cross_validation"]["folds"] == 2
+    assert 0 < result.metrics["cross_validation"]["accuracy_mean"] <= 1
+
+
+def test_rare_labels_are_named_in_the_error():
+    labels = pd.Series(["a"] * 10 + ["b"] * 10 + ["c"] * 2)
+    with pytest.raises(InputError, match=r"'c' \(2\)"):
+        check_labels(labels, minimum=6)
+
+
+def test_missing_labels_are_an_error():
+    with pytest.raises(InputError, match="no label"):
+        check_labels(pd.Series(["a", None, "b"]), minimum=1)
+
+
+def test_evaluation_reports_coverage_and_confusions():
+    classes = np.array(["a", "b"])
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.55, 0.45], [0.3, 0.7]])
+    metrics = evaluate_predictions(np.array(["a", "b", "b", "a"]), probabilities, classes, threshold=0.6)
+    assert metrics["accuracy"] == 0.5
+    assert metrics["coverage"] == 0.75
+    assert {"true": "a", "predicted": "b", "count": 1} in metrics["confused_pairs"]
+
+
+def test_calibration_error_is_zero_when_confidence_matches_accuracy():
+    confidence = np.array([0.75] * 4)
+    assert expected_calibration_error(confidence, np.array([True, True, True, False])) == pytest.approx(0)
+    assert expected_calibration_error(np.array([0.95] * 4), np.array([False] * 4)) == pytest.approx(0.95)
