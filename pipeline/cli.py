@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import warnings
 from datetime import date
@@ -151,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as error:
         print(f"contact-reasons: {error}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:  # `contact-reasons evaluate … | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("contact-reasons: interrupted; nothing half-written (rerun the same command)", file=sys.stderr)
         return 1

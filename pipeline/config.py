@@ -71,10 +71,13 @@ class ModelSettings(Section):
     name: str = "contact-reasons"
     unknown_threshold: float = Field(0.35, ge=0, lt=1)
     word_ngrams: tuple[int, int] = (1, 2)
-    char_ngrams: tuple[int, int] = (1, 3)
+    char_ngrams: tuple[int, int] = (1, 4)
     min_df: int = Field(2, ge=1)
+    # Stop words carry intent ("not", "can't", "how", 吗): dropping them before the word
+    # n-grams cost 1.1 points of accuracy on Banking77. They are always dropped from top phrases.
+    remove_stopwords: bool = False
     max_features: int | None = 400_000
-    regularisation_c: float = Field(0.5, gt=0)
+    regularisation_c: float = Field(1.0, gt=0)
     calibration: Literal["temperature", "sigmoid", "isotonic"] = "temperature"
     calibration_folds: int = Field(3, ge=2)
     cv_folds: int = Field(3, ge=0)

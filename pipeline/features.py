@@ -36,25 +36,20 @@ def build_features(
     stopwords: frozenset[str] = frozenset(),
 ) -> Pipeline:
     """Raw text in, a sparse TF-IDF matrix of word and character n-grams out."""
+    shared = {
+        "lowercase": False,  # prepare_texts has already folded case
+        "min_df": model.min_df,
+        "max_features": model.max_features,
+        "sublinear_tf": True,
+        "dtype": np.float64,
+    }
     words = TfidfVectorizer(
         tokenizer=Tokenizer(user_words=user_words, stopwords=stopwords),
         token_pattern=None,
-        lowercase=False,
         ngram_range=model.word_ngrams,
-        min_df=model.min_df,
-        max_features=model.max_features,
-        sublinear_tf=True,
-        dtype=np.float64,
+        **shared,
     )
-    characters = TfidfVectorizer(
-        analyzer="char_wb",
-        lowercase=False,
-        ngram_range=model.char_ngrams,
-        min_df=model.min_df,
-        max_features=model.max_features,
-        sublinear_tf=True,
-        dtype=np.float64,
-    )
+    characters = TfidfVectorizer(analyzer="char_wb", ngram_range=model.char_ngrams, **shared)
     return Pipeline(
         [
             ("prepare", build_text_preparation(normalize)),

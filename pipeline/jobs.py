@@ -158,7 +158,7 @@ def train_job(
     config = workspace.config
     labelled, rejects, files = read_labelled(workspace, data, text_col, label_col, root_cause_col)
     user_words = read_user_words(config.userdict)
-    stopwords = read_stopwords(config.stopwords)
+    stopwords = read_stopwords(config.stopwords) if config.model.remove_stopwords else frozenset()
     result = train_classifier(labelled[s.TEXT], labelled[s.REASON], config.model, config.normalize, user_words, stopwords)
     root_cause = None
     if root_cause_col:

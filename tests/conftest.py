@@ -44,13 +44,13 @@ def small_training(demo_data):
 
 @pytest.fixture(scope="session")
 def trained(small_training, config):
-    from pipeline.tokenize import read_stopwords, read_user_words
+    from pipeline.tokenize import read_user_words
     from pipeline.train import train_classifier
 
     settings = config.model.model_copy(update={"cv_folds": 0})
     return train_classifier(
         small_training["text"], small_training["reason"], settings, config.normalize,
-        read_user_words(config.userdict), read_stopwords(config.stopwords),
+        read_user_words(config.userdict),
     )
 
 

@@ -1,0 +1,463 @@
+"""normalize: PII masking, speaker turns, views, boilerplate, width, script, feature text."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from opencc import OpenCC
+from sklearn.preprocessing import FunctionTransformer
+
+from pipeline.config import NormalizeSettings
+from pipeline import normalize
+from pipeline.errors import ConfigError, InputError, PipelineError
+from pipeline.normalize import (
+    PLACEHOLDERS,
+    convert_to_simplified,
+    mask_pii,
+    mask_pii_series,
+    normalize_text,
+    prepare_texts,
+    remove_boilerplate,
+    select_view,
+    split_turns,
+    to_halfwidth,
+)
+
+ORDER = tuple(NormalizeSettings().order_number_patterns)  # the shipped default: AB1234567890
+
+# ---------------------------------------------------------------------------------------------
+# PII: every format, in Chinese and in English sentences
+# ---------------------------------------------------------------------------------------------
+
+PII_CASES = [
+    # mainland mobiles
+    ("我的手机号是13812345678，谢谢", "我的手机号是[PHONE]，谢谢"),
+    ("号码 138 1234 5678 打不通", "号码 [PHONE] 打不通"),
+    ("call me on 138-1234-5678 please", "call me on [PHONE] please"),
+    ("电话+86 13912345678", "电话[PHONE]"),
+    ("My number is +86-139-1234-5678.", "My number is [PHONE]."),
+    ("0086 13712345678 是我老婆的", "[PHONE] 是我老婆的"),
+    ("(+86)15012345678", "[PHONE]"),
+    ("8618612345678这个号", "[PHONE]这个号"),
+    # mainland landlines
+    ("家里固话010-12345678坏了", "家里固话[PHONE]坏了"),
+    ("office line 0755 1234 5678", "office line [PHONE]"),
+    ("单位电话(021)12345678", "单位电话[PHONE]"),
+    ("单位电话（021）12345678", "单位电话[PHONE]"),
+    ("+86 755 12345678 is the shop", "[PHONE] is the shop"),
+    # Hong Kong
+    ("請打+852 9123 4567搵我", "請打[PHONE]搵我"),
+    ("my HK number is 852 6123 4567", "my HK number is [PHONE]"),
+    ("聯絡電話：9123 4567", "聯絡電話：[PHONE]"),
+    ("電話 91234567", "電話 [PHONE]"),
+    ("WhatsApp me at 5123-4567", "WhatsApp me at [PHONE]"),
+    ("please call 9876 5432 after six", "please call [PHONE] after six"),
+    # Taiwan
+    ("我的手機0912-345-678", "我的手機[PHONE]"),
+    ("手機號碼0912345678，謝謝", "手機號碼[PHONE]，謝謝"),
+    ("reach me at +886 912 345 678", "reach me at [PHONE]"),
+    ("+886-912-345-678", "[PHONE]"),
+    # e-mail
+    ("邮箱是zhang.san@example.com谢谢", "邮箱是[EMAIL]谢谢"),
+    ("我的QQ邮箱13812345678@qq.com", "我的QQ邮箱[EMAIL]"),
+    ("write to John.Doe+bill@mail.co.uk today", "write to [EMAIL] today"),
+    # PRC resident IDs (valid check digit)
+    ("身份证号11010519491231002X", "身份证号[ID]"),
+    ("身份证号11010519491231002x", "身份证号[ID]"),
+    ("my ID is 440308199001011239", "my ID is [ID]"),
+    ("身份证 440308 19900101 1239 没错", "身份证 [ID] 没错"),
+    # Hong Kong IDs
+    ("香港身份證A123456(7)", "香港身份證[ID]"),
+    ("HKID AB123456(7) attached", "HKID [ID] attached"),
+    ("身份證號碼A1234567", "身份證號碼[ID]"),
+    ("身份證A123456（3）", "身份證[ID]"),
+    # Taiwan IDs
+    ("身分證字號A123456789", "身分證字號[ID]"),
+    ("ID: B234567890", "ID: [ID]"),
+    # bank cards (valid Luhn)
+    ("银行卡号6222020200000000006", "银行卡号[CARD]"),
+    ("卡号 6222 0202 0000 0000 006 扣款失败", "卡号 [CARD] 扣款失败"),
+    ("card 6225-8801-2345-6783 was charged", "card [CARD] was charged"),
+    ("Visa 4111 1111 1111 1111", "Visa [CARD]"),
+    ("Amex 3782 822463 10005 declined", "Amex [CARD] declined"),
+    # order and ticket numbers (configurable pattern)
+    ("订单号AB1234567890已发货", "订单号[ORDER]已发货"),
+    ("my ticket TK20261103001 is still open", "my ticket [ORDER] is still open"),
+    ("工单ORD12345678还没处理", "工单[ORDER]还没处理"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PII_CASES)
+def test_mask_pii_masks_every_format(text: str, expected: str) -> None:
+    assert mask_pii(text, ORDER) == expected
+
+
+STAYS = [
+    # prices
+    "套餐费¥58，超出部分按58元收",
+    "HK$168 per month",
+    "月費NT$499",
+    "it costs $12.50 a month",
+    "扣了RMB 30",
+    # dates and times
+    "2026-11-03扣的费",
+    "11月3日交的话费",
+    "3/11 was the outage",
+    "2026年11月3日晚上8点",
+    "10:30打的电话",
+    # quantities and plan names
+    "10GB流量用了3个月",
+    "每月500分钟通话",
+    "办了5G畅享套餐 129",
+    "100M宽带24小时断网",
+    "4G套餐59元",
+    # numbers that are not personal data
+    "工号1234为我处理",
+    "我有91234567积分",  # 8 digits starting with 9, but no phone cue nearby
+    "身份证号110105194912310021",  # checksum fails: a long number, not an ID
+    "卡号 6222 0202 0000 0000 007",  # Luhn fails: a long number, not a card
+    "ref 1234567890123",  # 13 digits, Luhn fails, starts with 1
+    "看这里 https://example.com/help?id=13812345678 谢谢",  # URLs are not PII
+    "ICCID 89860012345678901234",  # 20 digits
+]
+
+
+@pytest.mark.parametrize("text", STAYS)
+def test_mask_pii_leaves_prices_dates_quantities_and_failed_checksums(text: str) -> None:
+    assert mask_pii(text, ORDER) == text
+
+
+def test_mask_pii_without_order_patterns_keeps_order_numbers() -> None:
+    assert mask_pii("订单号AB1234567890已发货") == "订单号AB1234567890已发货"
+
+
+def test_mask_pii_order_pattern_does_not_swallow_an_id() -> None:
+    # an over-broad order pattern must not turn a valid ID into an order number
+    assert mask_pii("身份证号11010519491231002X", (r"\d{17}[\dX]",)) == "身份证号[ID]"
+
+
+def test_mask_pii_masks_full_width_digits_in_raw_text() -> None:
+    assert mask_pii("手机１３８１２３４５６７８，ＡＢ１２３４５６７８９０", ORDER) == "手机[PHONE]，[ORDER]"
+
+
+def test_mask_pii_masks_several_items_in_one_text() -> None:
+    text = "客户：手机13812345678，邮箱a@b.com，身份证11010519491231002X，扣了58元\n坐席：好的"
+    assert mask_pii(text) == "客户：手机[PHONE]，邮箱[EMAIL]，身份证[ID]，扣了58元\n坐席：好的"
+
+
+@pytest.mark.parametrize("text", ["", None])
+def test_mask_pii_of_nothing_is_empty(text: str | None) -> None:
+    assert mask_pii(text) == ""
+
+
+def test_mask_pii_rejects_an_invalid_order_pattern() -> None:
+    with pytest.raises(ConfigError, match=r"order number pattern '\[A-Z' is not a valid regular expression"):
+        mask_pii("AB1234567890", ("[A-Z",))
+
+
+def test_mask_pii_series_keeps_index_name_and_missing_values() -> None:
+    texts = pd.Series(["电话13812345678", None, np.nan, "", "no pii"], index=[10, 11, 12, 13, 14], name="text")
+    masked = mask_pii_series(texts, ORDER)
+    assert masked.index.tolist() == [10, 11, 12, 13, 14]
+    assert masked.name == "text"
+    assert masked[10] == "电话[PHONE]"
+    assert masked[11] is None and np.isnan(masked[12])
+    assert masked[13] == "" and masked[14] == "no pii"
+    assert texts[10] == "电话13812345678"  # the input is not modified
+
+
+# ---------------------------------------------------------------------------------------------
+# Speaker turns and views
+# ---------------------------------------------------------------------------------------------
+
+TAGS = [
+    ("客户", "customer"), ("客戶", "customer"), ("顾客", "customer"), ("顧客", "customer"),
+    ("用户", "customer"), ("用戶", "customer"), ("Customer", "customer"), ("CUSTOMER", "customer"),
+    ("customer", "customer"), ("Client", "customer"), ("User", "customer"), ("C", "customer"),
+    ("坐席", "agent"), ("座席", "agent"), ("客服", "agent"), ("Agent", "agent"), ("agent", "agent"),
+    ("Rep", "agent"), ("CSR", "agent"), ("A", "agent"), ("店员", "agent"), ("店員", "agent"),
+    ("工作人员", "agent"), ("Customer Service", "agent"), ("系统", "other"), ("IVR", "other"),
+]
+
+
+@pytest.mark.parametrize(("tag", "role"), TAGS)
+@pytest.mark.parametrize("colon", ["：", ":", " : "])
+def test_split_turns_reads_every_tag(tag: str, role: str, colon: str) -> None:
+    assert split_turns(f"{tag}{colon}我的宽带断了") == [(role, "我的宽带断了")]
+
+
+SPLITS = [
+    ("客户：宽带断了\n坐席：好的，帮您查一下\n客户：谢谢",
+     [("customer", "宽带断了"), ("agent", "好的，帮您查一下"), ("customer", "谢谢")]),
+    ("客户：宽带断了 坐席：好的 客户：谢谢",
+     [("customer", "宽带断了"), ("agent", "好的"), ("customer", "谢谢")]),
+    ("Customer: my bill is wrong\nAgent: let me check",
+     [("customer", "my bill is wrong"), ("agent", "let me check")]),
+    ("C: hi, my SIM is dead A: sorry to hear", [("customer", "hi, my SIM is dead"), ("agent", "sorry to hear")]),
+    ("[10:01] Customer (John): my bill\n[10:02] Agent 1023: sure",
+     [("other", "[10:01]"), ("customer", "my bill\n[10:02]"), ("agent", "sure")]),
+    ("客户（张三）：网络慢\n客服【工号88】：马上处理", [("customer", "网络慢"), ("agent", "马上处理")]),
+    ("通话记录\n客户：停机了", [("other", "通话记录"), ("customer", "停机了")]),
+    ("我的宽带从昨天开始断网", [("other", "我的宽带从昨天开始断网")]),
+    ("我打了客服：没人接", [("other", "我打了客服：没人接")]),  # 客服 continues a word: not a tag
+    ("Plan A: 129元 is too expensive", [("other", "Plan A: 129元 is too expensive")]),
+    ("C: hi\nA: Plan A: 129, Plan B: 99", [("customer", "hi"), ("agent", "Plan A: 129, Plan B: 99")]),
+    ("客户：\n坐席：您好", [("agent", "您好")]),
+    ("", []),
+    ("   \n ", []),
+    (None, []),
+]
+
+
+@pytest.mark.parametrize(("text", "turns"), SPLITS)
+def test_split_turns(text: str | None, turns: list[tuple[str, str]]) -> None:
+    assert split_turns(text) == turns
+
+
+TRANSCRIPT = "坐席：您好，很高兴为您服务\n客户：我的宽带断了\n坐席：我帮您报障\n客户：要多久"
+
+
+@pytest.mark.parametrize(
+    ("view", "expected"),
+    [
+        ("customer", "我的宽带断了\n要多久"),
+        ("agent", "您好，很高兴为您服务\n我帮您报障"),
+        ("all", "您好，很高兴为您服务\n我的宽带断了\n我帮您报障\n要多久"),
+    ],
+)
+def test_select_view(view: str, expected: str) -> None:
+    assert select_view(TRANSCRIPT, view) == expected
+
+
+@pytest.mark.parametrize("view", ["customer", "agent", "all"])
+def test_select_view_of_untagged_text_is_the_whole_text(view: str) -> None:
+    assert select_view("客户反映宽带断网，已派单", view) == "客户反映宽带断网，已派单"
+
+
+def test_select_view_falls_back_to_the_whole_text_without_turns_of_that_role() -> None:
+    assert select_view("坐席：客户反映网络慢，已派单", "customer") == "客户反映网络慢，已派单"
+
+
+def test_select_view_rejects_an_unknown_view() -> None:
+    with pytest.raises(ConfigError, match=r"view must be one of \['customer', 'agent', 'all'\], got 'caller'"):
+        select_view("客户：你好", "caller")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# Boilerplate
+# ---------------------------------------------------------------------------------------------
+
+BOILERPLATE = [
+    ("您好，很高兴为您服务，您的宽带已恢复", "您的宽带已恢复"),
+    ("你好，好高興為你服務，你個寬頻已經修好", "你個寬頻已經修好"),
+    ("请问还有什么可以帮您？", ""),
+    ("請問還有什麼可以幫您的嗎", ""),
+    ("感谢您的来电，祝您生活愉快，再见", ""),
+    ("多謝你嘅來電，拜拜", ""),
+    ("这里是中国移动客服中心，工号1023为您服务", ""),
+    ("请您稍等，我帮您查一下话费", "我帮您查一下话费"),
+    ("Thank you for calling China Mobile, how can I help you today?", ""),
+    ("Is there anything else I can help you with? Have a nice day! Goodbye.", ""),
+    ("Good morning, my name is Amy. Your router will be replaced tomorrow.", "your router will be replaced tomorrow"),
+    ("Dear Sir/Madam,\nMy bill is wrong.\nBest regards,\nJohn", "my bill is wrong john"),
+    ("尊敬的客服：\n我的话费被多扣了。\n此致\n敬礼", "我的话费被多扣了"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BOILERPLATE)
+def test_remove_boilerplate_drops_formulas_and_keeps_content(text: str, expected: str) -> None:
+    # compared through the feature text: punctuation and spacing do not matter here
+    assert normalize_text(remove_boilerplate(text, "agent"), view="all", drop_boilerplate=False, to_simplified=False) == expected
+
+
+def test_remove_boilerplate_keeps_standby_and_with_regards_to() -> None:
+    text = "My phone shows standby. With regards to my bill, it doubled."
+    assert remove_boilerplate(text, "agent") == text
+
+
+def test_customer_role_loses_only_email_formulas() -> None:
+    assert remove_boilerplate("Dear team, thank you for calling me back", "customer").strip() == "thank you for calling me back"
+
+
+def test_normalize_text_drops_agent_boilerplate_but_not_customer_words() -> None:
+    text = "坐席：您好，很高兴为您服务\n客户：你好，我想问一下话费\n坐席：感谢您的来电，再见"
+    assert normalize_text(text, view="all") == "你好 我想问一下话费"
+
+
+# ---------------------------------------------------------------------------------------------
+# Width and script
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("ＳＩＭ卡１２３", "SIM卡123"), ("（ａ）！", "(a)!"), ("①号", "1号"), ("全角\u3000空格", "全角 空格"), ("a\u200bb", "ab"), ("plain", "plain")],
+)
+def test_to_halfwidth(text: str, expected: str) -> None:
+    assert to_halfwidth(text) == expected
+
+
+SIMPLIFIED = [
+    # phrase level (the Taiwan wording of tw2sp, the telecom table)
+    ("我想辦理攜號轉網", "我想办理携号转网"),
+    ("我的帳單金額不對", "我的账单金额不对"),
+    ("網路一直斷線", "网络一直断线"),
+    ("沒辦法登入", "没办法登录"),
+    ("寬頻很不穩定", "宽带很不稳定"),
+    ("手機收不到簡訊驗證碼", "手机收不到短信验证码"),
+    ("點解我收唔到短訊", "点解我收唔到短信"),
+    ("我想申請攜碼", "我想申请携号"),
+    ("軟體更新後螢幕就黑了", "软件更新后屏幕就黑了"),
+    ("門市說要補卡", "营业厅说要补卡"),
+    ("我已經瞭解了", "我已经了解了"),
+    # entries of tw2sp that would hurt contact-centre text are not used
+    ("幫我查詢話費", "帮我查询话费"),
+    ("呼叫轉移設定", "呼叫转移设置"),
+    ("通話記錄不見了", "通话记录不见了"),
+    ("辦理程序太複雜", "办理程序太复杂"),
+    ("請核對個人資料", "请核对个人信息"),
+    # HK wording
+    ("我部手機收唔到訊號", "我部手机收唔到信号"),
+    ("上個月帳單多咗幾百蚊", "上个月账单多咗几百蚊"),
+    # mainland text is left alone (程序, 影片, 文件 are mainland words too)
+    ("我下载的程序和影片都打不开", "我下载的程序和影片都打不开"),
+    ("这个帐单不对", "这个账单不对"),
+    ("", ""),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SIMPLIFIED)
+def test_convert_to_simplified(text: str, expected: str) -> None:
+    assert convert_to_simplified(text) == expected
+
+
+@pytest.mark.parametrize("text", ["後來我們去了醫院，說實話這個問題很難處理。", "颱風天電視機壞了，請師傅來修理。", "這裡的風景非常漂亮，適合拍照。"])
+def test_convert_to_simplified_matches_opencc_outside_the_phrase_tables(text: str) -> None:
+    assert convert_to_simplified(text) == OpenCC("t2s").convert(text)
+
+
+def test_missing_opencc_dictionaries_say_which_package_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(normalize.resources, "files", lambda package: tmp_path)
+    with pytest.raises(PipelineError, match="TSCharacters.txt not found: install opencc-python-reimplemented"):
+        normalize._Simplifier()
+
+
+def test_convert_to_simplified_of_a_long_text_is_the_same_as_of_its_parts() -> None:
+    part = "我想辦理攜號轉網，網路很慢，帳單金額不對。"
+    assert convert_to_simplified(part * 20) == convert_to_simplified(part) * 20
+
+
+# ---------------------------------------------------------------------------------------------
+# Feature text
+# ---------------------------------------------------------------------------------------------
+
+FEATURE_TEXT = [
+    # simplified, with PII and numbers
+    ("我的手机号是13812345678，上个月扣了58元", "我的手机号是 xxphone 上个月扣了 xxamount"),
+    ("2026-11-03和11月3日都扣了¥58，HK$168，$12.50", "xxdate 和 xxdate 都扣了 xxamount xxamount xxamount"),
+    ("身份证11010519491231002X，卡号6222020200000000006", "身份证 xxid 卡号 xxcard"),
+    ("邮箱zhang.san@example.com，看 https://example.com/a?b=1", "邮箱 xxemail 看 xxurl"),
+    ("订单号AB1234567890已发货", "订单号 xxorder 已发货"),
+    ("身份证号110105194912310021", "身份证号 xxnum"),  # checksum fails → a long number
+    ("卡号 6222 0202 0000 0000 007", "卡号 xxnum"),  # Luhn fails → a long number
+    ("积分还有123456分", "积分还有 xxnum 分"),
+    ("办了5G畅享套餐 129，10GB用了3个月", "办了5g畅享套餐 129 10gb用了3个月"),
+    # traditional HK and TW
+    ("客戶：我想辦理攜號轉網\n客服：請問還有什麼可以幫您", "我想办理携号转网"),
+    ("網路一直斷線，寬頻很不穩定，帳單也不對", "网络一直断线 宽带很不稳定 账单也不对"),
+    ("我部手機收唔到訊號，電話 9123 4567", "我部手机收唔到信号 电话 xxphone"),
+    # English
+    ("Customer: I can't log in, it's broken!\nAgent: Thank you for calling.", "i can not log in it broken"),
+    ("My Wi-Fi router won't connect since Monday", "my wifi router will not connect since monday"),
+    # code-switched
+    ("我的sim卡activate不了", "我的sim卡activate不了"),
+    ("app一直login失败", "app一直login失败"),
+    # full-width, emoji, odd characters
+    ("ＳＩＭ卡　ａｃｔｉｖａｔｅ不了，１３８１２３４５６７８", "sim卡 activate不了 xxphone"),
+    ("网络好慢😡😡，怎么回事🙄", "网络好慢 怎么回事"),
+    ("係咪㗎", "系咪 㗎"),  # a character outside jieba's range stands alone
+    # nothing
+    ("", ""),
+    (None, ""),
+    ("，。！？", ""),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), FEATURE_TEXT)
+def test_normalize_text(text: str | None, expected: str) -> None:
+    assert normalize_text(text, order_patterns=ORDER) == expected
+
+
+def test_normalize_text_placeholders_are_single_lowercase_words() -> None:
+    text = normalize_text(
+        "电话13812345678 邮箱a@b.com 身份证11010519491231002X 卡6222020200000000006 订单AB1234567890 "
+        "https://x.com 58元 2026-11-03 123456",
+        order_patterns=ORDER,
+    )
+    assert set(text.split()) - {"电话", "邮箱", "身份证", "卡", "订单"} == PLACEHOLDERS
+
+
+def test_normalize_text_options_can_be_switched_off() -> None:
+    text = "客户：我的帳單不對 AB1234567890\n坐席：感謝您的來電"
+    assert normalize_text(text, order_patterns=ORDER) == "我的账单不对 xxorder"
+    assert normalize_text(text, to_simplified=False) == "我的帳單不對 ab xxnum"
+    assert normalize_text(text, lowercase=False, to_simplified=False) == "我的帳單不對 AB xxnum"
+    assert normalize_text(text, view="agent", drop_boilerplate=False) == "感谢您的来电"
+    assert normalize_text(text, view="agent") == ""
+
+
+def test_normalize_text_rejects_an_unknown_view() -> None:
+    with pytest.raises(ConfigError, match="view must be one of"):
+        normalize_text("你好", view="both")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# prepare_texts in a scikit-learn pipeline
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["客户：网路很慢", None, float("nan"), "", 12345],
+        pd.Series(["客户：网路很慢", None, np.nan, "", 12345], index=[5, 6, 7, 8, 9]),
+        np.array(["客户：网路很慢", None, np.nan, "", 12345], dtype=object),
+        np.array([["客户：网路很慢"], [None], [np.nan], [""], [12345]], dtype=object),
+        pd.DataFrame({"text": ["客户：网路很慢", None, np.nan, "", 12345]}),
+    ],
+)
+def test_prepare_texts_accepts_lists_series_arrays_and_one_column_frames(texts: object) -> None:
+    assert prepare_texts(texts) == ["网路很慢", "", "", "", "xxnum"]
+
+
+def test_prepare_texts_rejects_several_columns() -> None:
+    with pytest.raises(InputError, match=r"one text column, got 2: \['text', 'channel'\]"):
+        prepare_texts(pd.DataFrame({"text": ["a"], "channel": ["phone"]}))
+
+
+def test_prepare_texts_rejects_a_single_string() -> None:
+    with pytest.raises(InputError, match="got a single string"):
+        prepare_texts("客户：你好")
+
+
+def test_prepare_texts_function_transformer_survives_pickle() -> None:
+    settings = NormalizeSettings()
+    transformer = FunctionTransformer(
+        prepare_texts,
+        kw_args={
+            "view": settings.view,
+            "to_simplified": settings.to_simplified,
+            "lowercase": settings.lowercase,
+            "drop_boilerplate": settings.drop_boilerplate,
+            "order_patterns": tuple(settings.order_number_patterns),
+        },
+    )
+    texts = pd.Series(["客戶：我的帳單AB1234567890不對\n客服：您好", "Customer: call me on 13812345678"])
+    restored = pickle.loads(pickle.dumps(transformer))
+    expected = ["我的账单 xxorder 不对", "call me on xxphone"]
+    assert transformer.fit_transform(texts) == expected
+    assert restored.fit_transform(texts) == expected
