@@ -69,7 +69,9 @@ class NormalizeSettings(Section):
 
 class ModelSettings(Section):
     name: str = "contact-reasons"
-    unknown_threshold: float = Field(0.35, ge=0, lt=1)
+    # "auto": the lowest confidence at which held-out predictions reach target_precision
+    unknown_threshold: float | Literal["auto"] = "auto"
+    target_precision: float = Field(0.95, gt=0, le=1)
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (1, 4)
     min_df: int = Field(2, ge=1)
@@ -84,6 +86,13 @@ class ModelSettings(Section):
     test_size: float = Field(0.2, gt=0, lt=1)
     min_examples_per_label: int = Field(6, ge=2)
     seed: int = 42
+
+    @field_validator("unknown_threshold")
+    @classmethod
+    def _probability(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not 0 <= value < 1:
+            raise ValueError(f"unknown_threshold must be 'auto' or a number in [0, 1), got {value}")
+        return value
 
     @field_validator("word_ngrams", "char_ngrams")
     @classmethod

@@ -19,7 +19,7 @@ from scipy.stats import false_discovery_control, poisson
 
 from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON, CostSettings, EffortSettings, HotspotSettings
-from pipeline.normalize import PLACEHOLDERS
+from pipeline.pii import PLACEHOLDERS
 
 PLACEHOLDER_TOKENS = PLACEHOLDERS
 

@@ -32,7 +32,7 @@ from pipeline.errors import InputError, RejectsExceeded
 from pipeline.ingest import ingest_contacts, rename_columns
 from pipeline.io import find_input_files, input_fingerprints, read_contacts, write_csv, write_json, write_table, read_table
 from pipeline.modelstore import LoadedModel, latest_model_dir, load_model, next_version, save_model
-from pipeline.normalize import mask_pii_series
+from pipeline.pii import mask_pii_series
 from pipeline.predict import score_contacts
 from pipeline.quadrants import reason_table
 from pipeline.report import build_report, write_report
@@ -180,7 +180,7 @@ def train_job(
         "labels": labels,
         "labels_outside_taxonomy": [label for label in labels if workspace.taxonomy.reason(label) is None],
         "label_counts": result.label_counts,
-        "unknown_threshold": config.model.unknown_threshold,
+        "unknown_threshold": result.threshold,
         "metrics": {k: v for k, v in result.metrics.items() if k != "confused_pairs"},
         "training_data": input_fingerprints(files),
         "training_rows": len(labelled),
@@ -193,6 +193,7 @@ def train_job(
     save_model(result.model, model_dir, metadata, root_cause.model if root_cause else None)
     write_json(result.metrics, model_dir / "training_metrics.json")
     write_csv(result.per_class, model_dir / "per_class.csv")
+    write_csv(result.curve, model_dir / "coverage_precision.csv")
     if len(rejects):
         write_csv(rejects, model_dir / "training_rejects.csv")
     run_id = None
@@ -206,7 +207,7 @@ def train_job(
             model_dir=model_dir,
             params={**config.model.model_dump(), "view": config.normalize.view, "rows": len(labelled), "data": str(data)},
             metrics=result.metrics,
-            per_class=result.per_class,
+            tables={"per_class": result.per_class, "coverage_precision": result.curve},
             files=[config.taxonomy, config.userdict, config.stopwords, model_dir / "model.json"],
             config=config.model_dump(mode="json"),
             tags={"code_version": metadata["code_version"], "model_dir": str(model_dir)},
@@ -303,7 +304,7 @@ def report_job(workspace: Workspace, scored_files: list[Path], as_of: date, out:
     scored[s.CONTACT_DATE] = scored[s.CONTACT_DATE].astype(str)
     labels = tuple(scored[s.REASON].dropna().unique())
     with timer("report"):
-        report = build_report(scored, as_of, workspace.reasons(labels), workspace.config, workspace.config.model.unknown_threshold, workspace.tokenizer())
+        report = build_report(scored, as_of, workspace.reasons(labels), workspace.config, workspace.tokenizer())
     counts = {"rows_read": len(scored), "rows_scored": len(scored), "rows_rejected": 0}
     return write_report(report, out, manifest(workspace, as_of, list(scored_files), counts, None, timer), pd.DataFrame())
 
@@ -357,7 +358,7 @@ def run_job(
         window = [(run_date - timedelta(days=i)).isoformat() for i in range(config.hotspots.baseline_days + 1)]
         history = read_store(store, dates=window)
         labels = tuple(model.metadata.get("labels", ()))
-        report = build_report(history, run_date, workspace.reasons(labels), config, model.threshold, workspace.tokenizer())
+        report = build_report(history, run_date, workspace.reasons(labels), config, workspace.tokenizer())
     model_info = {"id": model.model_id, "path": str(model.path), "sha256": model.metadata.get("model_sha256")}
     write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), ingested.rejects)
     log.info("run - %s: %d read, %d scored, %d rejected; reports in %s", batch, counts["rows_read"], counts["rows_scored"], counts["rows_rejected"], out)

@@ -17,7 +17,8 @@ from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON, PipelineConfig
 from pipeline.hotspots import Window, explain_hotspots, find_hotspots
 from pipeline.io import write_csv, write_json, write_text
-from pipeline.normalize import mask_pii_series, prepare_texts
+from pipeline.normalize import prepare_texts
+from pipeline.pii import mask_pii_series
 from pipeline.predict import CANDIDATE
 from pipeline.tokenize import Tokenizer
 
@@ -44,7 +45,6 @@ def build_report(
     as_of: date,
     reasons: pd.DataFrame,
     config: PipelineConfig,
-    threshold: float,
     tokenizer: Tokenizer,
 ) -> Report:
     settings = config.hotspots
@@ -61,7 +61,7 @@ def build_report(
         "quadrants": quadrant_summary(reason_rows),
         "root_causes": root_cause_summary(in_window, window, reasons),
         "trend": trend_table(in_window, window, reasons),
-        "review_queue": review_queue(day, threshold, settings.review_queue_size, config.normalize.order_number_patterns),
+        "review_queue": review_queue(day, settings.review_queue_size, config.normalize.order_number_patterns),
     }
     return Report(as_of, tables, render_html(tables, as_of))
 
@@ -143,12 +143,13 @@ def trend_table(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame) 
     return long.sort_values(["date", s.REASON], kind="mergesort").reset_index(drop=True)
 
 
-def review_queue(day: pd.DataFrame, threshold: float, size: int, order_patterns: list[str]) -> pd.DataFrame:
+def review_queue(day: pd.DataFrame, size: int, order_patterns: list[str]) -> pd.DataFrame:
     """Contacts a person should look at: unknown first, then the least confident."""
     ranked = day.sort_values(s.CONFIDENCE, kind="mergesort").head(size)
-    why = ranked[s.CONFIDENCE].map(
-        lambda c: f"confidence {c:.2f} below threshold {threshold:.2f}" if c < threshold else f"low confidence {c:.2f}"
-    )
+    why = [
+        f"not recognised: confidence {c:.2f} below the model's threshold" if r == UNKNOWN_REASON else f"low confidence {c:.2f}"
+        for r, c in zip(ranked[s.REASON], ranked[s.CONFIDENCE])
+    ]
     return pd.DataFrame(
         {
             s.CONTACT_ID: ranked[s.CONTACT_ID],

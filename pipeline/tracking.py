@@ -49,7 +49,7 @@ def log_training(
     model_dir: Path,
     params: dict,
     metrics: dict,
-    per_class: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
     files: list[Path],
     tags: dict[str, str],
     config: dict | None = None,
@@ -63,9 +63,10 @@ def log_training(
         if config is not None:
             mlflow.log_dict(config, "config/pipeline.json")
         with tempfile.TemporaryDirectory() as scratch:
-            table = Path(scratch) / "per_class.csv"
-            per_class.to_csv(table, index=False)
-            mlflow.log_artifact(str(table))
+            for name, table in tables.items():
+                path = Path(scratch) / f"{name}.csv"
+                table.to_csv(path, index=False)
+                mlflow.log_artifact(str(path))
         for path in files:
             if Path(path).exists():
                 mlflow.log_artifact(str(path), artifact_path="config")

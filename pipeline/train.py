@@ -34,6 +34,8 @@ class TrainResult:
     per_class: pd.DataFrame
     seconds: float
     label_counts: dict[str, int] = field(default_factory=dict)
+    curve: pd.DataFrame = field(default_factory=pd.DataFrame)
+    threshold: float = 0.0
 
 
 def build_classifier(
@@ -87,7 +89,10 @@ def train_classifier(
     )
     held_out = fresh().fit(train_x, train_y.to_numpy())
     probabilities = held_out.predict_proba(test_x)
-    metrics = evaluate_predictions(test_y.to_numpy(), probabilities, held_out.classes_, model.unknown_threshold)
+    curve = coverage_precision_curve(test_y.to_numpy(), probabilities, held_out.classes_)
+    threshold = choose_threshold(curve, model.unknown_threshold, model.target_precision)
+    metrics = evaluate_predictions(test_y.to_numpy(), probabilities, held_out.classes_, threshold)
+    metrics["target_precision"] = model.target_precision
     per_class = per_class_table(test_y.to_numpy(), held_out.classes_[probabilities.argmax(axis=1)])
     log.info("train - held-out accuracy %.3f, macro-F1 %.3f on %d rows", metrics["accuracy"], metrics["macro_f1"], len(test_y))
 
@@ -98,7 +103,7 @@ def train_classifier(
     seconds = time.perf_counter() - started
     metrics["training_seconds"] = round(seconds, 2)
     metrics["rows"] = int(len(texts))
-    return TrainResult(final, metrics, per_class, seconds, label_counts)
+    return TrainResult(final, metrics, per_class, seconds, label_counts, curve, threshold)
 
 
 def cross_validate_classifier(texts: pd.Series, labels: pd.Series, fresh, model: ModelSettings) -> dict:
@@ -136,6 +141,44 @@ def evaluate_predictions(truth: np.ndarray, probabilities: np.ndarray, classes: 
         "confused_pairs": confused_pairs(truth, predicted),
         "evaluated_rows": int(len(truth)),
     }
+
+
+def coverage_precision_curve(truth: np.ndarray, probabilities: np.ndarray, classes: np.ndarray) -> pd.DataFrame:
+    """For each confidence threshold: the share of contacts accepted and their precision."""
+    confidence = probabilities.max(axis=1)
+    correct = classes[probabilities.argmax(axis=1)] == truth
+    rows = []
+    for threshold in np.round(np.arange(0, 1, 0.01), 2):
+        accepted = confidence >= threshold
+        rows.append(
+            {
+                "threshold": float(threshold),
+                "coverage": round(float(accepted.mean()), 4),
+                "precision": round(float(correct[accepted].mean()), 4) if accepted.any() else None,
+                "accepted": int(accepted.sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def choose_threshold(curve: pd.DataFrame, configured: float | str, target_precision: float) -> float:
+    """The configured threshold, or ("auto") the lowest one whose precision reaches the target.
+
+    When no threshold reaches it, the one with the best precision that still accepts at least
+    a tenth of the contacts is used, and a warning says so.
+    """
+    if configured != "auto":
+        return float(configured)
+    reached = curve[curve["precision"].fillna(0) >= target_precision]
+    if len(reached):
+        return float(reached["threshold"].iloc[0])
+    usable = curve[curve["coverage"] >= 0.1]
+    best = usable.loc[usable["precision"].idxmax()] if len(usable) else curve.iloc[0]
+    log.warning(
+        "train - no threshold reaches precision %.2f on held-out data; using %.2f (precision %.3f, coverage %.3f)",
+        target_precision, best["threshold"], best["precision"], best["coverage"],
+    )
+    return float(best["threshold"])
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:

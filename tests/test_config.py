@@ -16,7 +16,7 @@ from pipeline.errors import ConfigError
 def test_shipped_config_loads_with_paths_beside_it():
     config = load_config()
     assert config.taxonomy == DEFAULT_CONFIG_DIR / "taxonomy.yaml"
-    assert config.model.unknown_threshold == pytest.approx(0.35)
+    assert config.model.unknown_threshold == "auto"
 
 
 def test_a_typo_fails_with_the_key_path(tmp_path):

@@ -30,7 +30,7 @@ def scored_frame(taxonomy, days=35, seed=1):
 
 def test_report_tables_and_files(tmp_path, taxonomy, config):
     scored = scored_frame(taxonomy)
-    report = build_report(scored, AS_OF, reason_table(taxonomy), config, 0.35, Tokenizer())
+    report = build_report(scored, AS_OF, reason_table(taxonomy), config, Tokenizer())
     assert set(report.tables) == {"hotspots", "quadrants", "root_causes", "trend", "review_queue"}
     assert report.tables["hotspots"]["contacts"].sum() == 60
     assert report.tables["trend"]["contacts"].sum() == 60 * 29  # 28 baseline days + the day itself
@@ -48,6 +48,6 @@ def test_review_queue_puts_unknown_first_and_says_why():
         s.TEXT: ["=SUM(1)", "x", "y"], s.REASON: ["billing_dispute", "unknown", "top_up"],
         "reason_candidate": ["billing_dispute", "top_up", "top_up"], s.CONFIDENCE: [0.9, 0.2, 0.5],
     })
-    queue = review_queue(day, 0.35, 2, [])
+    queue = review_queue(day, 2, [])
     assert queue[s.CONTACT_ID].tolist() == ["b", "c"]
-    assert queue["why"].iloc[0] == "confidence 0.20 below threshold 0.35"
+    assert queue["why"].tolist() == ["not recognised: confidence 0.20 below the model's threshold", "low confidence 0.50"]

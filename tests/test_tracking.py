@@ -15,7 +15,7 @@ def test_logged_model_loads_back_and_scores_exactly_like_the_original(tmp_path, 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     run_id = log_training(
         uri=uri, experiment="test", artifact_location=tmp_path / "artifacts", model_dir=model_dir,
-        params={"C": 0.5}, metrics=trained.metrics, per_class=trained.per_class, files=[], tags={"t": "1"},
+        params={"C": 0.5}, metrics=trained.metrics, tables={"per_class": trained.per_class}, files=[], tags={"t": "1"},
     )
     texts = pd.DataFrame({"text": ["宽带断了好几天", "how do I top up", "帳單多收咗錢", "我的sim卡activate不了"]})
     logged = load_logged_model(uri, run_id).predict(texts)
