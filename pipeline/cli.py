@@ -26,6 +26,7 @@ EXAMPLES = {
     "score": "contact-reasons score --model models/mine/1 --input contacts.csv --output scored.parquet",
     "report": "contact-reasons report --scored scored.parquet --as-of 2026-11-20 --out reports/2026-11-20",
     "run": "contact-reasons run --date 2026-11-20 --input incoming/2026-11-20.csv",
+    "promote": "contact-reasons promote --model models/contact-reasons/4 --data holdout.csv",
 }
 
 
@@ -86,10 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--as-of", type=_date, required=True, help="report day (YYYY-MM-DD)")
     report.add_argument("--out", type=Path, required=True, help="report folder")
 
+    promote = command("promote", "make a model the champion the nightly job uses, only if it beats the current one")
+    promote.add_argument("--model", type=Path, required=True, help="candidate model directory")
+    promote.add_argument("--data", type=Path, required=True, help="labelled evaluation data (both models are scored on it)")
+    promote.add_argument("--text-col", help="text column (default: text)")
+    promote.add_argument("--label-col", help="label column (default: reason)")
+
     run = command("run", "the nightly job: ingest the day's contacts, score, store, report")
     run.add_argument("--date", type=_date, required=True, help="run date (YYYY-MM-DD)")
     run.add_argument("--input", type=Path, help="contacts file, folder or glob (default: incoming/<date>*)")
-    run.add_argument("--model", type=Path, help="model directory (default: the latest under models/<name>/)")
+    run.add_argument("--model", type=Path, help="model directory (default: the champion, else the latest under models/<name>/)")
     run.add_argument("--encoding", help="input encoding (default: detected)")
     return parser
 
@@ -133,6 +140,10 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.command == "report":
         out = jobs.report_job(workspace, args.scored, args.as_of, args.out)
         print(f"reports in {out}")
+    elif args.command == "promote":
+        evidence = jobs.promote_job(workspace, args.model, args.data, text_col=args.text_col, label_col=args.label_col)
+        previous = f"{evidence['previous']:.4f}" if evidence["previous"] is not None else "none"
+        print(f"promoted {args.model}: {evidence['metric']} {evidence['candidate']:.4f} (champion before: {previous})")
     elif args.command == "run":
         outcome = jobs.run_job(workspace, args.date, source=args.input, model_dir=args.model, encoding=args.encoding)
         c = outcome.counts

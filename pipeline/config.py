@@ -85,6 +85,8 @@ class ModelSettings(Section):
     cv_folds: int = Field(3, ge=0)
     test_size: float = Field(0.2, gt=0, lt=1)
     min_examples_per_label: int = Field(6, ge=2)
+    promotion_metric: Literal["macro_f1", "accuracy", "weighted_f1"] = "macro_f1"
+    promotion_margin: float = Field(0.005, ge=0)
     seed: int = 42
 
     @field_validator("unknown_threshold")

@@ -6,7 +6,8 @@
     ├── ConfigError            bad config file, taxonomy or option (exit 2)
     ├── InputError             an input file that cannot be read at all (exit 1)
     │   └── RejectsExceeded    too many rows rejected (exit 3)
-    └── ModelError             missing, tampered or incompatible model (exit 1)
+    ├── ModelError             missing, tampered or incompatible model (exit 1)
+    └── PromotionRefused       a candidate that does not beat the champion (exit 1)
 """
 
 from __future__ import annotations
@@ -40,3 +41,7 @@ class ModelError(PipelineError):
     """A model directory is missing, tampered with or built by incompatible versions."""
 
     exit_code = 1
+
+
+class PromotionRefused(PipelineError):
+    """The candidate model does not beat the champion by the configured margin."""

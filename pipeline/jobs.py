@@ -6,6 +6,7 @@ summary for the CLI to print. Paths come from the config, resolved under ``home`
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import time
@@ -28,10 +29,18 @@ from pipeline.config import (
     tracking_uri,
 )
 from pipeline.effort import detect_effort
-from pipeline.errors import InputError, RejectsExceeded
+from pipeline.errors import InputError, PromotionRefused, RejectsExceeded
 from pipeline.ingest import ingest_contacts, rename_columns
 from pipeline.io import find_input_files, input_fingerprints, read_contacts, write_csv, write_json, write_table, read_table
-from pipeline.modelstore import LoadedModel, latest_model_dir, load_model, next_version, save_model
+from pipeline.modelstore import (
+    LoadedModel,
+    champion_dir,
+    load_model,
+    nightly_model_dir,
+    next_version,
+    save_model,
+    set_champion,
+)
 from pipeline.pii import mask_pii_series
 from pipeline.predict import score_contacts
 from pipeline.quadrants import reason_table
@@ -41,6 +50,8 @@ from pipeline.tokenize import Tokenizer, read_stopwords, read_user_words, words_
 from pipeline.train import evaluate_predictions, per_class_table, train_classifier
 
 log = logging.getLogger(__name__)
+
+TRACKING_FILE = "tracking.json"
 
 
 @dataclass
@@ -198,9 +209,9 @@ def train_job(
         write_csv(rejects, model_dir / "training_rejects.csv")
     run_id = None
     if track:
-        from pipeline.tracking import log_training
+        from pipeline.tracking import log_training, register_model
 
-        run_id = log_training(
+        run_id, model_uri = log_training(
             uri=tracking_uri(config, workspace.home),
             experiment=config.tracking.experiment,
             artifact_location=artifact_root(config, workspace.home),
@@ -212,25 +223,72 @@ def train_job(
             config=config.model_dump(mode="json"),
             tags={"code_version": metadata["code_version"], "model_dir": str(model_dir)},
         )
+        uri = tracking_uri(config, workspace.home)
+        version = register_model(uri, model_uri, config.model.name)
+        write_json(
+            {"tracking_uri": uri, "run_id": run_id, "registered_model": config.model.name, "registered_version": version},
+            model_dir / TRACKING_FILE,
+        )
     return TrainOutcome(model_dir, result.metrics, run_id)
 
 
 def evaluate_job(
     workspace: Workspace, model_dir: Path, data: Path, *, text_col: str | None = None, label_col: str | None = None
 ) -> dict:
-    model = load_model(model_dir)
     labelled, rejects, files = read_labelled(workspace, data, text_col, label_col, None)
+    metrics = evaluate_model(load_model(model_dir), labelled)
+    metrics["data"] = input_fingerprints(files)
+    metrics["rows_set_aside"] = len(rejects)
+    write_json(metrics, Path(model_dir) / "metrics.json")
+    return metrics
+
+
+def evaluate_model(model: LoadedModel, labelled: pd.DataFrame) -> dict:
     probabilities = model.pipeline.predict_proba(labelled[s.TEXT])
     truth = labelled[s.REASON].to_numpy()
     metrics = evaluate_predictions(truth, probabilities, model.pipeline.classes_, model.threshold)
     predicted = model.pipeline.classes_[probabilities.argmax(axis=1)]
     metrics["per_class"] = per_class_table(truth, predicted).to_dict(orient="records")
     metrics["unseen_labels"] = sorted(set(truth) - set(model.pipeline.classes_))
-    metrics["data"] = input_fingerprints(files)
-    metrics["rows_set_aside"] = len(rejects)
     metrics["model"] = model.model_id
-    write_json(metrics, Path(model_dir) / "metrics.json")
     return metrics
+
+
+def promote_job(
+    workspace: Workspace, model_dir: Path, data: Path, *, text_col: str | None = None, label_col: str | None = None
+) -> dict:
+    """Make ``model_dir`` the champion only if it beats the current one on the same data."""
+    settings = workspace.config.model
+    metric, margin = settings.promotion_metric, settings.promotion_margin
+    labelled, _, files = read_labelled(workspace, data, text_col, label_col, None)
+    candidate_dir = Path(model_dir).resolve()
+    candidate = evaluate_model(load_model(candidate_dir), labelled)[metric]
+    current_dir = champion_dir(workspace.model_root)
+    current = None
+    if current_dir is not None and current_dir.resolve() == candidate_dir:
+        raise PromotionRefused(f"{candidate_dir} is already the champion; nothing to do")
+    if current_dir is not None:
+        current = evaluate_model(load_model(current_dir), labelled)[metric]
+        if candidate < current + margin:
+            raise PromotionRefused(
+                f"refused: candidate {metric} {candidate:.4f} does not beat the champion {current_dir} "
+                f"({current:.4f}) by the margin {margin} on {data}; the champion stays"
+            )
+    evidence = {
+        "metric": metric, "candidate": candidate, "previous_champion": str(current_dir) if current_dir else None,
+        "previous": current, "margin": margin, "evaluation_data": input_fingerprints(files),
+        "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    tracked = candidate_dir / TRACKING_FILE
+    if tracked.exists():
+        from pipeline.tracking import set_champion_alias
+
+        info = json.loads(tracked.read_text(encoding="utf-8"))
+        set_champion_alias(info["tracking_uri"], info["registered_model"], info["registered_version"])
+        evidence["registered_version"] = info["registered_version"]
+    set_champion(workspace.model_root, candidate_dir, evidence)
+    log.info("promote - %s is the champion (%s %.4f, previous %s)", candidate_dir, metric, candidate, current)
+    return evidence
 
 
 # ---------------------------------------------------------------- scoring
@@ -338,7 +396,7 @@ def run_job(
     store = workspace.path(config.paths.store)
     out = workspace.path(config.paths.reports) / batch
     with timer("load_model"):
-        model = load_model(model_dir or latest_model_dir(workspace.model_root))
+        model = load_model(model_dir or nightly_model_dir(workspace.model_root))
     with timer("ingest"):
         source = source or default_input(workspace, run_date)
         raw, ingested, files = ingest_inputs(workspace, source, encoding, s.REQUIRED_COLUMNS, stored_ids(store, batch))

@@ -136,6 +136,30 @@ def next_version(root: Path) -> int:
     return max(existing, default=0) + 1
 
 
+CHAMPION_FILE = "champion.json"
+
+
+def champion_dir(root: Path) -> Path | None:
+    """The promoted model directory under ``models/<name>/``, if one was promoted."""
+    pointer = Path(root) / CHAMPION_FILE
+    if not pointer.exists():
+        return None
+    try:
+        path = Path(json.loads(pointer.read_text(encoding="utf-8"))["path"])
+    except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as error:
+        raise ModelError(f"{pointer} is unreadable ({error}); promote a model again with `contact-reasons promote`") from None
+    return path if path.is_absolute() else Path(root) / path
+
+
+def set_champion(root: Path, model_dir: Path, evidence: dict) -> Path:
+    return write_json({"path": str(Path(model_dir).resolve()), **evidence}, Path(root) / CHAMPION_FILE)
+
+
+def nightly_model_dir(root: Path) -> Path:
+    """What the nightly job scores with: the champion, else the latest trained version."""
+    return champion_dir(root) or latest_model_dir(root)
+
+
 def latest_model_dir(root: Path) -> Path:
     versions = sorted(
         (int(p.name), p) for p in Path(root).glob("*") if p.name.isdigit() and (p / METADATA_FILE).exists()

@@ -53,8 +53,8 @@ def log_training(
     files: list[Path],
     tags: dict[str, str],
     config: dict | None = None,
-) -> str:
-    """Log a finished training as an MLflow run; returns the run id."""
+) -> tuple[str, str]:
+    """Log a finished training as an MLflow run; returns the run id and the logged model's URI."""
     mlflow = prepare_experiment(uri, experiment, artifact_location)
     with mlflow.start_run(tags=tags) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
@@ -70,7 +70,7 @@ def log_training(
         for path in files:
             if Path(path).exists():
                 mlflow.log_artifact(str(path), artifact_path="config")
-        mlflow.pyfunc.log_model(
+        logged = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(PYFUNC_SOURCE),
             artifacts={"model_dir": str(model_dir)},
@@ -78,7 +78,7 @@ def log_training(
             pip_requirements=[f"{name}=={version(name)}" for name in PIP_REQUIREMENTS],
         )
         log.info("tracking - run %s logged to %s", run.info.run_id, uri)
-        return run.info.run_id
+        return run.info.run_id, logged.model_uri
 
 
 def flatten_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
@@ -92,9 +92,38 @@ def flatten_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
     return flat
 
 
-def load_logged_model(uri: str, run_id: str):
+def load_logged_model(uri: str, model_uri: str):
+    """A logged model as an MLflow pyfunc (``models:/…``, ``runs:/<id>/model`` or ``models:/name@champion``)."""
     import mlflow
 
     _quiet_mlflow()
     mlflow.set_tracking_uri(uri)
-    return mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    return mlflow.pyfunc.load_model(model_uri)
+
+
+def register_model(uri: str, model_uri: str, name: str) -> str:
+    """Register a logged model under ``name``; returns the new version number."""
+    import mlflow
+
+    _quiet_mlflow()
+    mlflow.set_tracking_uri(uri)
+    version = mlflow.register_model(model_uri, name)
+    return str(version.version)
+
+
+def set_champion_alias(uri: str, name: str, version: str, alias: str = "champion") -> None:
+    from mlflow import MlflowClient
+
+    _quiet_mlflow()
+    MlflowClient(tracking_uri=uri).set_registered_model_alias(name, alias, version)
+
+
+def champion_version(uri: str, name: str, alias: str = "champion") -> str | None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    _quiet_mlflow()
+    try:
+        return str(MlflowClient(tracking_uri=uri).get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None

@@ -13,12 +13,13 @@ def test_flatten_metrics_keeps_numbers_only():
 def test_logged_model_loads_back_and_scores_exactly_like_the_original(tmp_path, trained):
     model_dir = save_model(trained.model, tmp_path / "model", {"name": "t", "version": "1", "unknown_threshold": 0.35, "labels": list(trained.model.classes_)})
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    run_id = log_training(
+    run_id, model_uri = log_training(
         uri=uri, experiment="test", artifact_location=tmp_path / "artifacts", model_dir=model_dir,
         params={"C": 0.5}, metrics=trained.metrics, tables={"per_class": trained.per_class}, files=[], tags={"t": "1"},
     )
     texts = pd.DataFrame({"text": ["宽带断了好几天", "how do I top up", "帳單多收咗錢", "我的sim卡activate不了"]})
-    logged = load_logged_model(uri, run_id).predict(texts)
+    assert model_uri.startswith("models:/")
+    logged = load_logged_model(uri, model_uri).predict(texts)
     assert len(logged) == len(texts)
     original = trained.model.predict_proba(texts["text"])
     assert logged["confidence"].to_numpy() == pytest.approx(original.max(axis=1), abs=1e-12)
