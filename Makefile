@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+EMBED  := $(VENV)/.embeddings-stamp
+# torch's CPU build; a looser range would let pip fetch a multi-GB CUDA build
+TORCH  ?= torch==2.13.0
 DEMO   ?= demo-output
 
 .PHONY: venv demo test bench clean
@@ -14,15 +17,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
+# Sentence embeddings (optional feature source, used by the tests and benchmarks).
+$(EMBED): $(STAMP)
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[test,embeddings]"
+	@touch $(EMBED)
+
 venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/contact-reasons demo --out $(DEMO)
 
-test: $(STAMP)
+test: $(EMBED)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(EMBED)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

@@ -72,9 +72,16 @@ class ModelSettings(Section):
     # "auto": the lowest confidence at which held-out predictions reach target_precision
     unknown_threshold: float | Literal["auto"] = "auto"
     target_precision: float = Field(0.95, gt=0, le=1)
+    # Share of labels hidden from an extra fit to stand in for reasons the model has never seen,
+    # so that "auto" also rejects unseen reasons (0 = choose on seen reasons only).
+    open_set_share: float = Field(0.1, ge=0, lt=0.5)
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (1, 4)
     min_df: int = Field(2, ge=1)
+    # Sentence embeddings appended to the n-grams: +2.5 points on Banking77 (0.916 → 0.941),
+    # but encoding runs at ~100–200 texts/s on 2 cores and the model is English-only.
+    embeddings: Literal["none", "all-MiniLM-L6-v2"] = "none"
+    embedding_weight: float = Field(2.0, gt=0)
     # Stop words carry intent ("not", "can't", "how", 吗): dropping them before the word
     # n-grams cost 1.1 points of accuracy on Banking77. They are always dropped from top phrases.
     remove_stopwords: bool = False

@@ -11,14 +11,15 @@ PII masking with the placeholder scheme (``xxphone xxemail … xxnum``) in :mod:
 :data:`~pipeline.pii.PLACEHOLDERS` and :func:`~pipeline.simplify.convert_to_simplified` are
 importable from here as well.
 
-Speed
-    normalize_text runs at ~5–6 M chars/s on mixed contact texts of ~120 characters (rjieba then
-    segments the shorter result at ~15 M chars/s): the pair is 11–13× jieba.lcut there, ~6–8×
-    on one-line notes, where per-call overhead dominates (``benchmarks/bench_text.py``).
-    Python's ``re`` is fast only when a pattern starts with a literal or a character class it
-    can skip to, so the patterns are written that way: speaker tags are searched in the
-    reversed text (they end with a colon), boilerplate alternatives start with literals and
-    match a lower-cased copy.
+Speed (``benchmarks/bench_text.py``)
+    normalize_text runs at ~7–8 M chars/s. With the tokenizer the pair is ~12× jieba.lcut on the
+    demo contacts (tagged transcripts: only the customer's turns reach rjieba), but only ~7–9×
+    on untagged real chat windows (JDDC, ~270 characters of dense Chinese), where rjieba
+    segments every character and takes over half the time; ~6–8× on one-line notes, where
+    per-call overhead dominates. Python's ``re`` is fast only when a pattern starts with a
+    literal or a character class it can skip to, so the patterns are written that way: speaker
+    tags are searched in the reversed text (they end with a colon), boilerplate alternatives
+    start with literals and match a lower-cased copy.
 
 Everything here is a pure function of its arguments: no paths, clock or environment.
 """

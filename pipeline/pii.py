@@ -75,9 +75,15 @@ _NUMBER_ALTERNATIVES = (
     ("tw_id", rf"(?<![A-Za-z\d])[A-Z][12]{_D}{{8}}(?![A-Za-z\d])"),
     # HK numbers with the country code; bare 8-digit ones are checked for a phone cue later
     ("phone", rf"(?<!\d){_OPEN}?{_PLUS}852{_CLOSE}?{_SEP}?[2-9]{_D}{{3}}{_SEP}?{_D}{{4}}(?!\d)"
-              rf"|(?<![\d+＋])852{_SEP}?[5-9]{_D}{{3}}{_SEP}?{_D}{{4}}(?!\d)"),
-    # TW mobiles: 0912-345-678, +886 912 345 678
-    ("phone", rf"(?<!\d)(?:{_OPEN}?{_PLUS}886{_CLOSE}?{_SEP}?9{_D}{{2}}|09{_D}{{2}}){_SEP}?{_D}{{3}}{_SEP}?{_D}{{3}}(?!\d)"),
+              rf"|(?<![\d+＋])(?:852|{_OPEN}852{_CLOSE}){_SEP}?[2-9]{_D}{{3}}{_SEP}?{_D}{{4}}(?!\d)"),
+    # TW mobiles: 0912-345-678, +886 912 345 678, 886 912345678
+    ("phone", rf"(?<!\d)(?:{_OPEN}?{_PLUS}?886{_CLOSE}?{_SEP}?9{_D}{{2}}|09{_D}{{2}}){_SEP}?{_D}{{3}}{_SEP}?{_D}{{3}}(?!\d)"),
+    # TW landlines: (02) 2345-6789, 07-123-4567, +886 2 2345 6789, (089) 123-456. A one-digit
+    # area code needs parentheses or a separator (mainland codes have two or three digits after
+    # the 0); 0XX codes with 7–8 digits are the mainland shape below.
+    ("phone", rf"(?<!\d)(?:{_OPEN}?{_PLUS}886{_CLOSE}?{_SEP}?{_OPEN}?[2-8]{_CLOSE}?|{_OPEN}0[2-8]{_CLOSE}|0[2-8](?={_SEP}))"
+              rf"{_SEP}?{_D}{{3,4}}{_SEP}?{_D}{{4}}(?!\d)"
+              rf"|(?<!\d)(?:{_OPEN}0(?:37|8[29]){_CLOSE}|0(?:37|8[29])){_SEP}?{_D}{{3}}{_SEP}?{_D}{{3}}(?!\d)"),
     # mainland mobiles: 13812345678, 138 1234 5678, +86 138-1234-5678, 86 13812345678
     ("phone", rf"(?<!\d)(?:{_OPEN}?{_PLUS}?86{_CLOSE}?{_SEP}?)?1[3-9]{_D}(?:{_SEP}?{_D}{{4}}){{2}}(?!\d)"),
     # mainland landlines: 010-12345678, 0755 1234 5678, (021)12345678, +86 755 12345678
@@ -94,8 +100,9 @@ _NUMBER_ALTERNATIVES = (
              r"|(?:0?[1-9]|1[0-2])月(?:(?:0?[1-9]|[12]\d|3[01])[日号號])?"
              r"|(?:0?[1-9]|[12]\d|3[01])/(?:0?[1-9]|1[0-2])(?:/(?:19|20)?\d{2})?(?![\d/])"
              r"|(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?:/(?:19|20)?\d{2})?(?![\d/]))"),
-    # 8-digit HK-style number (a phone only near a phone cue) and any other long number
-    ("hk_local", rf"(?<!\d)[569]{_D}{{3}}{_SEP}?{_D}{{4}}(?!\d)"),
+    # 8-digit HK-style number, mobile or fixed (a phone only near a phone cue), and any other
+    # long number
+    ("hk_local", rf"(?<!\d)[2-9]{_D}{{3}}{_SEP}?{_D}{{4}}(?!\d)"),
     ("number", r"(?<!\d)\d{5,}+(?:\.\d++)?"),
 )
 _PHONE_CUE_RE = re.compile(
@@ -275,7 +282,7 @@ def _mask(text: str, order_patterns: tuple[str, ...], labels: dict[str, str | No
 def mask_pii(text: str | None, order_patterns: Sequence[str] = ()) -> str:
     """Replace personal data with ``[PHONE]``, ``[EMAIL]``, ``[ID]``, ``[CARD]``, ``[ORDER]``.
 
-    Phones (mainland mobile and landline, HK, TW, any ``+``-prefixed number; a bare 8-digit HK
+    Phones (mainland and TW mobile and landline, HK, any ``+``-prefixed number; a bare 8-digit HK
     number only near a phone cue such as 電話/call/whatsapp), e-mail addresses, PRC IDs (check
     digit validated), HK and TW IDs, bank cards (13–19 digits passing Luhn) and order numbers
     matching ``order_patterns`` (compiled with ASCII word boundaries, so ``\\b`` works next to

@@ -29,6 +29,7 @@ from pipeline.errors import PipelineError
 def _char_class(chars: Iterable[str]) -> str:
     return "[" + "".join(re.escape(char) for char in sorted(chars)) + "]"
 
+
 # tw2sp phrase entries that are wrong for contact-centre text (TW computing vocabulary whose
 # everyday meaning differs, or that would rewrite words HK and mainland customers also use).
 _EXCLUDED_TW_PHRASES = frozenset(

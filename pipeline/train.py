@@ -90,6 +90,8 @@ def train_classifier(
     held_out = fresh().fit(train_x, train_y.to_numpy())
     probabilities = held_out.predict_proba(test_x)
     curve = coverage_precision_curve(test_y.to_numpy(), probabilities, held_out.classes_)
+    if model.unknown_threshold == "auto" and model.open_set_share > 0:
+        curve = open_set_curve(train_x, train_y, test_x, test_y, fresh, model)
     threshold = choose_threshold(curve, model.unknown_threshold, model.target_precision)
     metrics = evaluate_predictions(test_y.to_numpy(), probabilities, held_out.classes_, threshold)
     metrics["target_precision"] = model.target_precision
@@ -141,6 +143,23 @@ def evaluate_predictions(truth: np.ndarray, probabilities: np.ndarray, classes: 
         "confused_pairs": confused_pairs(truth, predicted),
         "evaluated_rows": int(len(truth)),
     }
+
+
+def open_set_curve(train_x, train_y, test_x, test_y, fresh, model: ModelSettings) -> pd.DataFrame:
+    """The coverage–precision curve of a model that never saw a random share of the labels.
+
+    Its held-out contacts of those labels can only be wrong, as a new reason would be, so a
+    threshold chosen on this curve keeps precision when contacts of an unseen reason arrive.
+    """
+    labels = np.array(sorted(train_y.unique()))
+    hidden_count = int(round(model.open_set_share * len(labels)))
+    if hidden_count < 1 or len(labels) - hidden_count < 2:
+        return coverage_precision_curve(test_y.to_numpy(), fresh().fit(train_x, train_y.to_numpy()).predict_proba(test_x), labels)
+    hidden = set(np.random.default_rng(model.seed).choice(labels, hidden_count, replace=False))
+    seen = ~train_y.isin(hidden)
+    partial = fresh().fit(train_x[seen], train_y[seen].to_numpy())
+    log.info("train - open-set check: %d of %d labels hidden to set the abstention threshold", hidden_count, len(labels))
+    return coverage_precision_curve(test_y.to_numpy(), partial.predict_proba(test_x), partial.classes_)
 
 
 def coverage_precision_curve(truth: np.ndarray, probabilities: np.ndarray, classes: np.ndarray) -> pd.DataFrame:

@@ -17,10 +17,10 @@ from pipeline.modelstore import load_model
 from .conftest import shared_data
 
 
-def fast_config(folder):
+def fast_config(folder, **model):
     """The shipped config without cross-validation (the held-out and test figures are unchanged)."""
     config = yaml.safe_load((DEFAULT_CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
-    config["model"]["cv_folds"] = 0
+    config["model"].update(cv_folds=0, **model)
     for key in ("taxonomy", "userdict", "stopwords"):
         config[key] = str(DEFAULT_CONFIG_DIR / config[key])
     path = folder / "pipeline.yaml"
@@ -28,10 +28,10 @@ def fast_config(folder):
     return path
 
 
-def train_and_evaluate(name, folder):
+def train_and_evaluate(name, folder, **model_settings):
     data = shared_data(name)
     model = folder / "model"
-    common = ["--config", str(fast_config(folder)), "--home", str(folder), "--quiet", "--text-col", "text", "--label-col", "category"]
+    common = ["--config", str(fast_config(folder, **model_settings)), "--home", str(folder), "--quiet", "--text-col", "text", "--label-col", "category"]
     assert main(["train", "--data", str(data / "train.csv"), "--out", str(model), "--no-tracking", *common]) == 0
     assert main(["evaluate", "--model", str(model), "--data", str(data / "test.csv"), *common]) == 0
     return model, json.loads((model / "metrics.json").read_text(encoding="utf-8"))
@@ -45,6 +45,12 @@ def shopping(tmp_path_factory):
 def test_banking77_accuracy(tmp_path):
     _, metrics = train_and_evaluate("banking77", tmp_path)
     assert metrics["accuracy"] >= 0.90, metrics
+
+
+def test_banking77_accuracy_with_sentence_embeddings(tmp_path):
+    pytest.importorskip("sentence_transformers")
+    _, metrics = train_and_evaluate("banking77", tmp_path, embeddings="all-MiniLM-L6-v2")
+    assert metrics["accuracy"] >= 0.93, metrics
 
 
 def test_chinese_reviews_macro_f1(shopping):

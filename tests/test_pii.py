@@ -39,11 +39,19 @@ PII_CASES = [
     ("電話 91234567", "電話 [PHONE]"),
     ("WhatsApp me at 5123-4567", "WhatsApp me at [PHONE]"),
     ("please call 9876 5432 after six", "please call [PHONE] after six"),
+    ("我個電話係3058 7089", "我個電話係[PHONE]"),  # a fixed line, near a cue
+    ("(852) 9123 4567 係我嘅", "[PHONE] 係我嘅"),
     # Taiwan
     ("我的手機0912-345-678", "我的手機[PHONE]"),
     ("手機號碼0912345678，謝謝", "手機號碼[PHONE]，謝謝"),
     ("reach me at +886 912 345 678", "reach me at [PHONE]"),
     ("+886-912-345-678", "[PHONE]"),
+    ("886 912 345 678 is my cell", "[PHONE] is my cell"),
+    # Taiwan landlines
+    ("家裡電話(02) 2345-6789", "家裡電話[PHONE]"),
+    ("市話 07-123-4567 沒人接", "市話 [PHONE] 沒人接"),
+    ("office +886 2 2345 6789", "office [PHONE]"),
+    ("(089) 123-456 是台東的", "[PHONE] 是台東的"),
     # e-mail
     ("邮箱是zhang.san@example.com谢谢", "邮箱是[EMAIL]谢谢"),
     ("我的QQ邮箱13812345678@qq.com", "我的QQ邮箱[EMAIL]"),
@@ -90,6 +98,7 @@ STAYS = [
     "2026-11-03扣的费",
     "11月3日交的话费",
     "3/11 was the outage",
+    "03-11-2026 was the due date",
     "2026年11月3日晚上8点",
     "10:30打的电话",
     # quantities and plan names

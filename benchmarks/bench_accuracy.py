@@ -1,0 +1,86 @@
+"""Classifier accuracy and training time on the public data sets in ../shared/data.
+
+    python benchmarks/bench_accuracy.py [--only banking77,shopping_category,shopping_sentiment,unseen]
+
+Prints one row per task: test accuracy, macro-F1, expected calibration error, coverage and
+precision at the model's abstention threshold, and training time (held-out split + final fit,
+no cross-validation). Skips when ../shared/data is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import load_config
+from pipeline.tokenize import read_user_words
+from pipeline.train import evaluate_predictions, train_classifier
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+UNSEEN_INTENTS = 10
+
+
+def load(name: str, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    train = pd.read_csv(DATA / name / "train.csv").dropna(subset=["text"])
+    test = pd.read_csv(DATA / name / "test.csv").dropna(subset=["text"])
+    return train.assign(label=train[label].astype(str)), test.assign(label=test[label].astype(str))
+
+
+def run(task: str, train: pd.DataFrame, test: pd.DataFrame, unseen: set[str] | None, embeddings: str) -> dict:
+    config = load_config()
+    settings = config.model.model_copy(update={"cv_folds": 0, "embeddings": embeddings})
+    started = time.perf_counter()
+    result = train_classifier(train["text"], train["label"], settings, config.normalize, read_user_words(config.userdict))
+    seconds = time.perf_counter() - started
+    probabilities = result.model.predict_proba(test["text"].astype(str))
+    metrics = evaluate_predictions(test["label"].to_numpy(), probabilities, result.model.classes_, result.threshold)
+    row = {
+        "task": task, "embeddings": embeddings, "train_rows": len(train), "test_rows": len(test), "accuracy": metrics["accuracy"],
+        "macro_f1": metrics["macro_f1"], "ece": metrics["expected_calibration_error"], "threshold": result.threshold,
+        "coverage": metrics["coverage"], "accepted_precision": metrics["accepted_precision"], "train_s": round(seconds, 1),
+    }
+    if unseen:
+        confidence = probabilities.max(axis=1)
+        is_unseen = test["label"].isin(unseen).to_numpy()
+        row["unseen_to_unknown"] = round(float((confidence[is_unseen] < result.threshold).mean()), 4)
+    return row
+
+
+def tasks(only: set[str]):
+    if "banking77" in only:
+        yield "banking77", *load("banking77", "category"), None
+    if "shopping_category" in only:
+        yield "shopping_category", *load("online_shopping_10_cats", "category"), None
+    if "shopping_sentiment" in only:
+        yield "shopping_sentiment", *load("online_shopping_10_cats", "positive"), None
+    if "unseen" in only:
+        train, test = load("banking77", "category")
+        rng = np.random.default_rng(77)
+        unseen = set(rng.choice(sorted(train["label"].unique()), UNSEEN_INTENTS, replace=False))
+        yield "banking77_10_unseen", train[~train["label"].isin(unseen)], test, unseen
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="banking77,shopping_category,shopping_sentiment,unseen")
+    parser.add_argument("--embeddings", default="none", help="none or all-MiniLM-L6-v2 (English tasks only)")
+    args = parser.parse_args()
+    if not DATA.exists():
+        print(f"skipped: {DATA} not present")
+        return 0
+    rows = []
+    for task, train, test, unseen in tasks(set(args.only.split(","))):
+        english = task.startswith("banking77")
+        rows.append(run(task, train, test, unseen, args.embeddings if english else "none"))
+        print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
+    print("\n" + pd.DataFrame(rows).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

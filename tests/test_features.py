@@ -1,0 +1,63 @@
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import features
+from pipeline.config import ModelSettings, NormalizeSettings
+from pipeline.errors import ConfigError
+from pipeline.features import SentenceEmbeddings, build_features
+
+TEXTS = pd.Series(["我的宽带断了", "账单多扣了钱", "I want to cancel my plan", "帳單金額唔啱", "top up my prepaid card", "宽带又断了"])
+
+
+def test_word_and_character_ngrams_are_both_used():
+    union = build_features(ModelSettings(min_df=1), NormalizeSettings()).fit(TEXTS)
+    names = union.named_steps["features"].get_feature_names_out()
+    assert any(n.startswith("words__") for n in names) and any(n.startswith("chars__") for n in names)
+    assert "words__宽带" in names  # traditional 寬頻 and simplified forms meet after normalisation
+
+
+def test_unknown_embedding_model_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown embedding model"):
+        features.load_encoder("no-such-model")
+
+
+def test_missing_embedding_packages_say_how_to_install(monkeypatch):
+    monkeypatch.setitem(features.EMBEDDING_PACKAGES, "missing-model", "package_that_is_not_installed")
+    with pytest.raises(ConfigError, match=r"pip install 'contact-reasons\[embeddings\]'"):
+        features.load_encoder("missing-model")
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    pytest.importorskip("sentence_transformers")
+    union = build_features(ModelSettings(min_df=1, embeddings="all-MiniLM-L6-v2"), NormalizeSettings()).fit(TEXTS)
+    path = tmp_path_factory.mktemp("features") / "union.joblib"
+    joblib.dump(union, path)
+    return union, path
+
+
+def test_embeddings_are_unit_vectors_appended_with_their_weight(embedded):
+    union, _ = embedded
+    matrix = union.transform(TEXTS)
+    dense = np.asarray(matrix[:, -384:].todense())
+    assert np.allclose(np.linalg.norm(dense, axis=1), 2.0, atol=1e-4)  # unit length × embedding_weight 2
+
+
+def test_embedding_features_round_trip_in_a_fresh_process(embedded):
+    union, path = embedded
+    code = (
+        "import sys, joblib, numpy as np, pandas as pd;"
+        f"u = joblib.load(sys.argv[1]); print(np.asarray(u.transform(pd.Series({list(TEXTS)!r})).todense()).tolist())"
+    )
+    output = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
+    assert np.allclose(eval(output), np.asarray(union.transform(TEXTS).todense()), atol=1e-5)
+
+
+def test_sentence_embeddings_estimator_stores_only_its_arguments():
+    estimator = SentenceEmbeddings("all-MiniLM-L6-v2", batch_size=8)
+    assert estimator.get_params() == {"model": "all-MiniLM-L6-v2", "batch_size": 8}
