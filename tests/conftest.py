@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
-from pipeline.config import DEFAULT_CONFIG_DIR, ModelSettings, NormalizeSettings, load_config, load_taxonomy
+from pipeline.config import DEFAULT_CONFIG_DIR, load_config, load_taxonomy
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -59,3 +60,27 @@ def shared_data(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} not present (evaluation data lives beside the project only on team machines)")
     return path
+
+
+def fast_config(folder, **model):
+    """The shipped config without cross-validation and without the open-set fit that sets the
+    abstention threshold: fewer fits, and the test-set figures do not depend on either."""
+    config = yaml.safe_load((DEFAULT_CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
+    config["model"].update(cv_folds=0, open_set_share=0, **model)
+    for key in ("taxonomy", "userdict", "stopwords"):
+        config[key] = str(DEFAULT_CONFIG_DIR / config[key])
+    path = folder / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def train_and_evaluate(name, folder, **model_settings):
+    """Train and evaluate through the CLI on a public data set; returns the model dir and metrics."""
+    from pipeline.cli import main
+
+    data = shared_data(name)
+    model = folder / "model"
+    common = ["--config", str(fast_config(folder, **model_settings)), "--home", str(folder), "--quiet", "--text-col", "text", "--label-col", "category"]
+    assert main(["train", "--data", str(data / "train.csv"), "--out", str(model), "--no-tracking", *common]) == 0
+    assert main(["evaluate", "--model", str(model), "--data", str(data / "test.csv"), *common]) == 0
+    return model, json.loads((model / "metrics.json").read_text(encoding="utf-8"))
