@@ -126,6 +126,9 @@ class HotspotSettings(Section):
     examples: int = Field(3, ge=0, le=10)
     top_phrases: int = Field(5, ge=0, le=20)
     review_queue_size: int = Field(200, ge=0)
+    # A reason irritates customers, whatever the workshop said, when its share of high-effort
+    # contacts over the window is this many times the share among all contacts.
+    irritation_ratio: float = Field(1.3, gt=1)
 
 
 class CostSettings(Section):

@@ -72,6 +72,9 @@ _HANDLE_MINUTES = {
     "cancellation": 10, "number_porting": 9, "account_password": 6, "sim_device": 7,
 }
 _HARD_REASONS = {"billing_dispute", "broadband_outage", "staff_complaint", "cancellation", "number_porting", "value_added_service"}
+# Valued by the workshop (leverage) but irritating in practice: missed installation slots,
+# engineers who do not come, calls passed between sales and field teams.
+_FRICTION_REASONS = {"broadband_install"}
 _CHANNEL_HANDLE_FACTOR = {"phone": 1.0, "chat": 0.7, "app": 0.4, "email": 0.5, "store": 1.4, "social": 0.5}
 _HOUR_WEIGHTS = np.array([0.3, 0.2, 0.1, 0.1, 0.1, 0.2, 0.5, 1.5, 3.5, 6, 7, 7, 5.5, 6, 6.5, 6.5, 6, 5.5, 4.5, 4.5, 4.5, 4, 2.5, 1])
 _STORE_HOUR_WEIGHTS = np.array([0] * 10 + [4, 5, 5, 5, 6, 6, 6, 6, 5, 5, 4, 3] + [0, 0], dtype=float)
@@ -269,11 +272,12 @@ def _metadata(rng, taxonomy, reasons, plan, people) -> dict[str, np.ndarray]:
     long_wait = rng.random(n) < 0.06
     wait = np.where(long_wait, rng.uniform(600, 2_400, n), wait)
     wait = np.where(queued, np.round(wait), np.nan)
-    hard = np.array([r in _HARD_REASONS for r in reasons])[reason]
+    hard = np.array([r in _HARD_REASONS | _FRICTION_REASONS for r in reasons])[reason]
+    friction = np.array([r in _FRICTION_REASONS for r in reasons])[reason]
     transfers = np.minimum(3, rng.poisson(np.where(hard, 0.4, 0.12))).astype(np.int64)
     eliminate = np.array([_quadrant(taxonomy, r) == "eliminate" for r in reasons])[reason]
     repeat = people["repeat"]
-    p_resolved = 0.88 - 0.18 * eliminate - 0.15 * repeat - 0.08 * transfers - 0.3 * (plan["hotspot"] >= 0)
+    p_resolved = 0.88 - 0.18 * eliminate - 0.3 * friction - 0.15 * repeat - 0.08 * transfers - 0.3 * (plan["hotspot"] >= 0)
     resolved = rng.random(n) < np.clip(p_resolved, 0.05, 0.97)
     waited_long = np.nan_to_num(wait) > 600
     effort = 1.3 * ~resolved + 0.5 * repeat + 0.5 * waited_long + 0.3 * transfers

@@ -145,6 +145,7 @@ def find_hotspots(
     hotspots["share"] = hotspots["contacts"] / total_day
     hotspots["excess"] = hotspots["contacts"] - hotspots["baseline"]
     hotspots = hotspots.merge(reasons, on=s.REASON, how="left")
+    hotspots = hotspots.merge(observed_quadrants(in_window, reasons, settings, effort), on=s.REASON, how="left")
     hotspots = add_costs(hotspots, cost, len(window.history_dates))
     hotspots = hotspots.sort_values(["spike", "excess", "contacts"], ascending=[False, False, False], kind="mergesort")
     hotspots.insert(0, "rank", range(1, len(hotspots) + 1))
@@ -170,6 +171,53 @@ def _block(in_window, day, window, factors, by, settings, effort) -> pd.DataFram
     block = block.join(group_metrics(day, by, effort))
     block.index = block.index.set_names(by)
     return block.reset_index()
+
+
+def observed_quadrants(
+    in_window: pd.DataFrame, reasons: pd.DataFrame, settings: HotspotSettings, effort: EffortSettings
+) -> pd.DataFrame:
+    """Where the data puts each reason on the customer axis, beside the configured quadrant.
+
+    Over the whole window, a reason whose share of high-effort contacts (repeat, transfer,
+    long wait, unresolved, escalation …) is ``irritation_ratio`` times the overall share is
+    irritating customers; one at most the overall share divided by that ratio is easy for them. The company axis stays as
+    configured: the data says nothing about the company's value. A disagreement is flagged with
+    the evidence a manager can check.
+    """
+    if in_window.empty:
+        return pd.DataFrame(columns=[s.REASON, "observed_effort_rate", "observed_quadrant", "quadrant_flag"])
+    high = in_window[s.EFFORT_SCORE] >= effort.high_effort_score
+    overall = float(high.mean())
+    frame = pd.DataFrame(
+        {
+            s.REASON: in_window[s.REASON],
+            "high": high,
+            "repeat": in_window["effort_repeat_contact"],
+            "transfer": in_window["effort_transfer"],
+            "unresolved": in_window.get("effort_unresolved", False),
+        }
+    )
+    rates = frame.groupby(s.REASON).mean()
+    configured = reasons.set_index("reason")
+    rows = []
+    for reason, rate in rates.iterrows():
+        if reason not in configured.index or configured.loc[reason, "quadrant"] == "unassigned":
+            continue
+        row = configured.loc[reason]
+        company_high = row["quadrant"] in ("leverage", "simplify")
+        if rate["high"] >= overall * settings.irritation_ratio:  # irritating customers
+            observed = "simplify" if company_high else "eliminate"
+        elif rate["high"] <= overall / settings.irritation_ratio:  # easy: customers get what they came for
+            observed = "leverage" if company_high else "automate"
+        else:
+            observed = row["quadrant"]
+        evidence = (
+            f"high-effort share {rate['high']:.0%} vs {overall:.0%} overall; repeat {rate['repeat']:.0%}, "
+            f"transferred {rate['transfer']:.0%}, unresolved {rate['unresolved']:.0%}"
+        )
+        flag = f"configured {row['quadrant']}, data says {observed}: {evidence}" if observed != row["quadrant"] else ""
+        rows.append({s.REASON: reason, "observed_effort_rate": round(float(rate["high"]), 3), "observed_quadrant": observed, "quadrant_flag": flag})
+    return pd.DataFrame(rows, columns=[s.REASON, "observed_effort_rate", "observed_quadrant", "quadrant_flag"])
 
 
 def add_costs(hotspots: pd.DataFrame, cost: CostSettings, history_days: int) -> pd.DataFrame:

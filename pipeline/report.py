@@ -25,9 +25,10 @@ from pipeline.tokenize import Tokenizer
 log = logging.getLogger(__name__)
 
 HOTSPOT_COLUMNS = [
-    "rank", "reason", "segment", "name_zh", "name_en", "quadrant", "customer_value", "company_value", "action", "contacts", "share",
+    "rank", "reason", "segment", "name_zh", "name_en", "quadrant", "observed_quadrant", "quadrant_flag",
+    "customer_value", "company_value", "action", "contacts", "share",
     "baseline", "change_pct", "p_value", "p_adjusted", "spike", "effort_rate", "repeat_rate",
-    "transfer_rate", "mean_handle_min", "estimated_cost", "annual_cost", "annual_prize", "currency",
+    "transfer_rate", "observed_effort_rate", "mean_handle_min", "estimated_cost", "annual_cost", "annual_prize", "currency",
     "default_root_cause", "owner", "top_phrases", "example_contact_ids",
 ]
 QUADRANT_ORDER = ["eliminate", "automate", "simplify", "leverage", "unassigned"]

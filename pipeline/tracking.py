@@ -7,6 +7,8 @@ default, a tracking server when ``MLFLOW_TRACKING_URI`` or the config names one.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import tempfile
 from importlib.metadata import version
@@ -107,7 +109,10 @@ def register_model(uri: str, model_uri: str, name: str) -> str:
 
     _quiet_mlflow()
     mlflow.set_tracking_uri(uri)
-    version = mlflow.register_model(model_uri, name)
+    messages = io.StringIO()
+    with contextlib.redirect_stdout(messages), contextlib.redirect_stderr(messages):  # MLflow prints here
+        version = mlflow.register_model(model_uri, name)
+    log.info("tracking - %s", " ".join(messages.getvalue().split()) or f"registered {name} version {version.version}")
     return str(version.version)
 
 

@@ -81,3 +81,19 @@ def test_demo_classifier_is_good_but_not_perfect(demo):
 def test_mlflow_run_is_in_the_demo_folder(demo):
     out, _ = demo
     assert (out / "mlflow" / "mlflow.db").exists()
+
+
+def test_a_leverage_reason_showing_high_effort_is_flagged(demo):
+    _, reports = demo
+    hotspots = read(reports / "hotspots.csv").set_index("reason")
+    install = hotspots.loc["broadband_install"]
+    assert install["quadrant"] == "leverage" and install["observed_quadrant"] == "simplify"
+    assert install["quadrant_flag"].startswith("configured leverage, data says simplify")
+
+
+def test_eliminate_prize_is_given_in_currency(demo):
+    _, reports = demo
+    quadrants = read(reports / "quadrants.csv").set_index("quadrant")
+    assert quadrants.loc["eliminate", "annual_prize"] > 0
+    hotspots = read(reports / "hotspots.csv")
+    assert set(hotspots["currency"]) == {"CNY"}

@@ -130,3 +130,15 @@ def test_distinctive_phrases_name_what_is_new():
     target = [["断网", "光猫", "账单"]] * 10 + [["套餐"]] * 3
     phrases = distinctive_phrases(target, background, top=2)
     assert set(phrases) == {"断网", "光猫"}
+
+
+def test_a_leverage_reason_with_high_effort_is_flagged_with_evidence():
+    stream = synthetic_stream(seed=4)
+    irritating = stream[s.REASON] == "r03"  # configured leverage in reason_frame
+    stream.loc[irritating, s.EFFORT_SCORE] = np.where(np.arange(irritating.sum()) % 2 == 0, 4, 1)
+    stream.loc[~irritating, s.EFFORT_SCORE] = np.where(np.arange((~irritating).sum()) % 10 == 0, 4, 1)
+    reasons = reason_frame().assign(customer_value=4, company_value=4)
+    hotspots = find_hotspots(stream, AS_OF, reasons, HotspotSettings(), EffortSettings(), CostSettings()).set_index("reason")
+    assert hotspots.loc["r03", "observed_quadrant"] == "simplify"
+    assert hotspots.loc["r03", "quadrant_flag"].startswith("configured leverage, data says simplify: high-effort share 50%")
+    assert hotspots.loc["r07", "quadrant_flag"] == ""  # another leverage reason with ordinary effort
