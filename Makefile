@@ -8,7 +8,7 @@ EMBED  := $(VENV)/.embeddings-stamp
 TORCH  ?= torch==2.13.0
 DEMO   ?= demo-output
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; set PYTHON=python3.11")'
@@ -28,7 +28,14 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/contact-reasons demo --out $(DEMO)
 
-test: $(EMBED)
+# Headless Chromium and CJK fonts for the report.html screenshot test (Debian packages, as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "CJK" || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } || \
+	  echo "note: chromium could not be installed here; the report.html screenshot test will skip"
+
+test: $(EMBED) browser
 	$(BIN)/python -m pytest
 
 bench: $(EMBED)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -64,7 +65,7 @@ def build_report(
         "trend": trend_table(in_window, window, reasons),
         "review_queue": review_queue(day, settings.review_queue_size, config.normalize.order_number_patterns),
     }
-    return Report(as_of, tables, render_html(tables, as_of))
+    return Report(as_of, tables, render_html(tables, as_of, config.quadrant_cutoff))
 
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
@@ -166,41 +167,53 @@ def review_queue(day: pd.DataFrame, size: int, order_patterns: list[str]) -> pd.
     ).reset_index(drop=True)
 
 
-def render_html(tables: dict[str, pd.DataFrame], as_of: date) -> str:
+def render_html(tables: dict[str, pd.DataFrame], as_of: date, cutoff: float = 3) -> str:
     """A static page: the value–irritant matrix as inline SVG and the top hotspots. No CDN."""
     hotspots = tables["hotspots"]
-    reasons = hotspots[(hotspots["segment"] == "") & (hotspots["reason"] != UNKNOWN_REASON)]
-    size = 520
+    reasons = hotspots[(hotspots["segment"] == "") & hotspots["quadrant"].isin(QUADRANT_ORDER[:4])]
+    size, margin = 560, 50
+    span = size - 2 * margin
+
+    def position(value: float) -> float:  # values 1–5 on a 0.5–5.5 axis
+        return margin + (value - 0.5) / 5 * span
+
+    largest = max(int(reasons["contacts"].max()) if len(reasons) else 1, 1)
+    cells = reasons.groupby([reasons["customer_value"].fillna(3), reasons["company_value"].fillna(3)])
     bubbles = []
-    largest = max(reasons["contacts"].max() if len(reasons) else 1, 1)
-    for row in reasons.itertuples():
-        if pd.isna(row.quadrant) or row.quadrant == "unassigned":
-            continue
-        reason_row = row
-        x = 40 + (float(_value(reason_row, "customer")) - 1) / 4 * (size - 80)
-        y = size - 40 - (float(_value(reason_row, "company")) - 1) / 4 * (size - 80)
-        radius = 6 + 30 * (row.contacts / largest) ** 0.5
-        colour = "#c0392b" if row.spike else ("#e67e22" if (row.change_pct or 0) > 15 else "#2e86c1")
-        bubbles.append(
-            f'<circle class="bubble" cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{colour}" fill-opacity="0.55">'
-            f"<title>{html.escape(str(row.name_en))}: {row.contacts} contacts</title></circle>"
-            f'<text x="{x:.1f}" y="{y:.1f}" font-size="10" text-anchor="middle">{html.escape(str(row.name_zh))}</text>'
-        )
-    mid = size / 2
+    for (customer, company), members in cells:
+        for index, row in enumerate(members.itertuples()):
+            angle = 2 * math.pi * index / len(members)
+            spread = 0 if len(members) == 1 else 18 + 8 * len(members)
+            x = position(float(customer)) + spread * math.cos(angle)
+            y = size - position(float(company)) + spread * math.sin(angle)
+            radius = 5 + 26 * (row.contacts / largest) ** 0.5
+            colour = "#c0392b" if row.spike else ("#e67e22" if (row.change_pct or 0) > 15 else "#2e86c1")
+            bubbles.append(
+                f'<circle class="bubble" cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{colour}" fill-opacity="0.6">'
+                f"<title>{html.escape(str(row.name_en))}: {row.contacts} contacts, change {row.change_pct:+.0f}%</title></circle>"
+                f'<text x="{x:.1f}" y="{y + 3:.1f}" font-size="9" text-anchor="middle">{html.escape(str(row.name_zh))}</text>'
+            )
+    divider = position(cutoff - 0.5)
+    low, high = margin + 8, divider + 8
     quadrant_labels = (
-        f'<text x="{mid + 10}" y="30">leverage 利用</text><text x="50" y="30">simplify 简化</text>'
-        f'<text x="{mid + 10}" y="{size - 50}">automate 自助</text><text x="50" y="{size - 50}">eliminate 消除</text>'
+        f'<text x="{high}" y="{margin - 8}">leverage 利用</text><text x="{low}" y="{margin - 8}">simplify 简化</text>'
+        f'<text x="{high}" y="{size - margin + 18}">automate 自助</text><text x="{low}" y="{size - margin + 18}">eliminate 消除</text>'
+    )
+    legend = (
+        '<p class="legend"><span style="color:#c0392b">● spike</span> · <span style="color:#e67e22">● up more '
+        'than 15 %</span> · <span style="color:#2e86c1">● steady</span> · bubble area = contacts today</p>'
     )
     svg = (
-        f'<svg id="matrix" width="{size}" height="{size}" xmlns="http://www.w3.org/2000/svg">'
-        f'<rect x="40" y="40" width="{size - 80}" height="{size - 80}" fill="none" stroke="#333"/>'
-        f'<line x1="{mid}" y1="40" x2="{mid}" y2="{size - 40}" stroke="#999" stroke-dasharray="4"/>'
-        f'<line x1="40" y1="{mid}" x2="{size - 40}" y2="{mid}" stroke="#999" stroke-dasharray="4"/>'
+        f'<svg id="matrix" width="{size}" height="{size + 20}" xmlns="http://www.w3.org/2000/svg">'
+        f'<rect x="{margin}" y="{margin}" width="{span}" height="{span}" fill="none" stroke="#333"/>'
+        f'<line x1="{divider}" y1="{margin}" x2="{divider}" y2="{size - margin}" stroke="#999" stroke-dasharray="4"/>'
+        f'<line x1="{margin}" y1="{size - divider}" x2="{size - margin}" y2="{size - divider}" stroke="#999" stroke-dasharray="4"/>'
         f"{quadrant_labels}"
-        f'<text x="{mid}" y="{size - 10}" text-anchor="middle">value to customer →</text>'
-        f'<text x="12" y="{mid}" transform="rotate(-90 12 {mid})" text-anchor="middle">value to company →</text>'
+        f'<text x="{size / 2}" y="{size + 12}" text-anchor="middle">value to customer →</text>'
+        f'<text x="14" y="{size / 2}" transform="rotate(-90 14 {size / 2})" text-anchor="middle">value to company →</text>'
         + "".join(bubbles)
         + "</svg>"
+        + legend
     )
     top = hotspots.head(10)[["rank", "name_zh", "name_en", "segment", "quadrant", "contacts", "baseline", "change_pct", "spike", "top_phrases"]]
     table = top.to_html(index=False, escape=True, float_format=lambda v: f"{v:.1f}", border=0, classes="hotspots")
@@ -213,11 +226,6 @@ def render_html(tables: dict[str, pd.DataFrame], as_of: date) -> str:
         f"<h1>Contact reasons — {as_of}</h1><h2>Value–irritant matrix</h2>{svg}"
         f"<h2>Top hotspots</h2>{table}<h2>Quadrants</h2>{quadrants}</body></html>"
     )
-
-
-def _value(row, side: str) -> float:
-    value = getattr(row, f"{side}_value", None)
-    return 3.0 if value is None or pd.isna(value) else float(value)
 
 
 def write_report(report: Report, out: Path, manifest: dict, rejects: pd.DataFrame) -> Path:

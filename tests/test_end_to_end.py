@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -97,3 +98,31 @@ def test_eliminate_prize_is_given_in_currency(demo):
     assert quadrants.loc["eliminate", "annual_prize"] > 0
     hotspots = read(reports / "hotspots.csv")
     assert set(hotspots["currency"]) == {"CNY"}
+
+
+def test_report_html_renders_the_matrix_in_headless_chromium(demo, tmp_path):
+    """A real browser draws the page; the matrix holds red spike bubbles and blue steady ones."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (make test installs it where it can)")
+    from PIL import Image
+
+    _, reports = demo
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1000", f"--screenshot={shot}",
+         (reports / "report.html").as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    image = Image.open(shot).convert("RGB")
+    matrix = np.asarray(image.crop((60, 150, 620, 720))).astype(int)  # where the SVG sits on a 1200-wide page
+    r, g, b = matrix[..., 0], matrix[..., 1], matrix[..., 2]
+    red = int(((r > 190) & (g > 100) & (g < 150) & (b > 100) & (b < 150)).sum())  # #c0392b at 0.6 on white
+    blue = int(((r < 150) & (g > 150) & (g < 200) & (b > 200)).sum())  # #2e86c1 at 0.6 on white
+    assert red > 2000, red  # two spike bubbles
+    assert blue > 5000, blue  # the steady reasons
