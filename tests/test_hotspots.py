@@ -5,42 +5,19 @@ import pandas as pd
 import pytest
 
 from pipeline import schemas as s
+from pipeline import simulate
 from pipeline.config import CostSettings, EffortSettings, HotspotSettings
 from pipeline.hotspots import distinctive_phrases, expected_counts, find_hotspots, flag_spikes, weekday_factors
 
 AS_OF = date(2026, 3, 31)
-WEEKDAY = np.array([1.15, 1.1, 1.05, 1.0, 1.0, 0.85, 0.7])
 
 
-def synthetic_stream(seed: int, reasons: int = 20, days: int = 70, spikes: dict | None = None) -> pd.DataFrame:
-    """Stationary Poisson counts per reason with a weekly pattern; ``spikes`` multiplies the last day."""
-    rng = np.random.default_rng(seed)
-    means = np.linspace(30, 200, reasons)
-    rows = []
-    for offset in range(days):
-        day = AS_OF - timedelta(days=days - 1 - offset)
-        for r, mean in enumerate(means):
-            multiplier = (spikes or {}).get(r, 1.0) if day == AS_OF else 1.0
-            for _ in range(rng.poisson(mean * WEEKDAY[day.weekday()] * multiplier)):
-                rows.append((day.isoformat(), f"r{r:02d}"))
-    frame = pd.DataFrame(rows, columns=[s.CONTACT_DATE, s.REASON])
-    frame[s.CONTACT_ID] = [f"c{i}" for i in range(len(frame))]
-    frame[s.EFFORT_SCORE] = 1
-    frame["effort_repeat_contact"] = False
-    frame["effort_transfer"] = False
-    frame[s.HANDLE_TIME_S] = 300.0
-    return frame
+def synthetic_stream(seed: int, days: int = 70, spikes: dict | None = None) -> pd.DataFrame:
+    return simulate.synthetic_stream(seed, AS_OF, days=days, spikes=spikes)
 
 
 def reason_frame(count: int = 20) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "reason": [f"r{r:02d}" for r in range(count)],
-            "name_zh": [f"原因{r}" for r in range(count)],
-            "name_en": [f"reason {r}" for r in range(count)],
-            "quadrant": ["eliminate", "automate", "simplify", "leverage"] * (count // 4),
-        }
-    )
+    return simulate.synthetic_reasons(count)
 
 
 def hotspots_for(stream: pd.DataFrame, as_of: date = AS_OF, **settings) -> pd.DataFrame:
