@@ -21,6 +21,7 @@ from pipeline.io import write_csv, write_json, write_text
 from pipeline.normalize import prepare_texts
 from pipeline.pii import mask_pii_series
 from pipeline.predict import CANDIDATE
+from pipeline.selfservice import self_service_candidates
 from pipeline.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def build_report(
         "quadrants": quadrant_summary(reason_rows),
         "root_causes": root_cause_summary(in_window, window, reasons),
         "trend": trend_table(in_window, window, reasons),
+        "self_service": self_service_candidates(in_window, hotspots[hotspots["segment"] == ""], config.model.seed),
         "review_queue": review_queue(day, settings.review_queue_size, config.normalize.order_number_patterns),
     }
     return Report(as_of, tables, render_html(tables, as_of, config.quadrant_cutoff))

@@ -9,7 +9,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.demo import DEMO_END, HOTSPOTS
 
-REPORT_FILES = ["hotspots.csv", "quadrants.csv", "root_causes.csv", "trend.csv", "review_queue.csv",
+REPORT_FILES = ["hotspots.csv", "quadrants.csv", "root_causes.csv", "trend.csv", "review_queue.csv", "self_service.csv",
                 "rejects.csv", "report.html", "run_manifest.json"]
 HOTSPOT_COLUMNS = ["reason", "name_zh", "name_en", "quadrant", "action", "contacts", "share", "baseline",
                    "change_pct", "p_adjusted", "spike", "effort_rate", "repeat_rate", "transfer_rate",
