@@ -7,11 +7,11 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.preprocessing import FunctionTransformer
 
 from pipeline import normalize, pii, simplify
 from pipeline.config import NormalizeSettings
 from pipeline.errors import ConfigError, InputError
+from pipeline.features import build_text_preparation
 from pipeline.normalize import (
     normalize_text,
     prepare_texts,
@@ -249,17 +249,7 @@ def test_prepare_texts_rejects_a_single_string() -> None:
 
 
 def test_prepare_texts_function_transformer_survives_pickle() -> None:
-    settings = NormalizeSettings()
-    transformer = FunctionTransformer(
-        prepare_texts,
-        kw_args={
-            "view": settings.view,
-            "to_simplified": settings.to_simplified,
-            "lowercase": settings.lowercase,
-            "drop_boilerplate": settings.drop_boilerplate,
-            "order_patterns": tuple(settings.order_number_patterns),
-        },
-    )
+    transformer = build_text_preparation(NormalizeSettings())  # what the fitted model holds
     texts = pd.Series(["客戶：我的帳單AB1234567890不對\n客服：您好", "Customer: call me on 13812345678"])
     restored = pickle.loads(pickle.dumps(transformer))
     expected = ["我的账单 xxorder 不对", "call me on xxphone"]
