@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -81,20 +82,16 @@ class Workspace:
 
 
 class Timer:
+    """Seconds per stage: ``with timer("score"): ...``."""
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
+    @contextmanager
     def __call__(self, stage: str):
-        timer = self
-
-        class _Stage:
-            def __enter__(self):
-                self.started = time.perf_counter()
-
-            def __exit__(self, *exc):
-                timer.seconds[stage] = round(time.perf_counter() - self.started, 3)
-
-        return _Stage()
+        started = time.perf_counter()
+        yield
+        self.seconds[stage] = round(time.perf_counter() - started, 3)
 
 
 def code_version() -> str:
@@ -405,9 +402,13 @@ def run_job(
         write_csv(ingested.rejects, out / "rejects.csv")
         check_tolerance(len(raw), ingested.rejects, config.ingest.reject_tolerance, out / "rejects.csv")
     with timer("score"):
-        earliest = (run_date - timedelta(days=config.hotspots.baseline_days + config.effort.repeat_window_days)).isoformat()
-        recent = read_store(store, columns=[s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL])
-        recent = recent[recent[s.CONTACT_DATE] >= earliest] if len(recent) else None
+        recent = None
+        if len(ingested.contacts):  # only the days a repeat contact can look back to
+            first = date.fromisoformat(ingested.contacts[s.CONTACT_DATE].min())
+            last = date.fromisoformat(ingested.contacts[s.CONTACT_DATE].max())
+            span = (last - first).days + config.effort.repeat_window_days + 1
+            days = [(first - timedelta(days=config.effort.repeat_window_days) + timedelta(days=i)).isoformat() for i in range(span)]
+            recent = read_store(store, dates=days, columns=[s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL])
         scored = score_frame(workspace, model, ingested.contacts, recent)
     counts["rows_scored"] = len(scored)
     with timer("store"):

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from pipeline import schemas as s
 from pipeline.io import write_parquet
@@ -45,7 +46,9 @@ def read_store(store: Path, dates: list[str] | None = None, columns: list[str] |
         if dates is not None and contact_date not in dates:
             continue
         for path in sorted(folder.glob("batch=*.parquet")):
-            frame = pd.read_parquet(path, columns=columns)
+            # optional columns (customer_id, channel …) are absent when the input had none
+            present = None if columns is None else [c for c in columns if c in pq.read_schema(path).names]
+            frame = pd.read_parquet(path, columns=present)
             frames.append(frame.assign(**{s.CONTACT_DATE: contact_date}))
     if not frames:
         return pd.DataFrame(columns=[*(columns or []), s.CONTACT_DATE])
