@@ -16,7 +16,7 @@ import pandas as pd
 
 from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON, PipelineConfig
-from pipeline.hotspots import Window, explain_hotspots, find_hotspots
+from pipeline.hotspots import Window, contacts_per_thousand, daily_per_thousand, explain_hotspots, find_hotspots
 from pipeline.io import write_csv, write_json, write_text
 from pipeline.normalize import prepare_texts
 from pipeline.pii import mask_pii_series
@@ -49,7 +49,9 @@ def build_report(
     reasons: pd.DataFrame,
     config: PipelineConfig,
     tokenizer: Tokenizer,
+    denominator: pd.DataFrame | None = None,
 ) -> Report:
+    """``denominator`` (from ``io.read_denominator``) adds contacts per 1,000 customers or orders."""
     settings = config.hotspots
     window = Window(as_of, settings.baseline_days)
     in_window = scored[scored[s.CONTACT_DATE].isin([*window.history_dates, window.as_of_text])]
@@ -59,11 +61,15 @@ def build_report(
     hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings)
     day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
     reason_rows = hotspots[hotspots["segment"] == ""]
+    columns = list(HOTSPOT_COLUMNS)
+    if denominator is not None:
+        hotspots["contacts_per_1000"] = contacts_per_thousand(hotspots, denominator, as_of)
+        columns.insert(columns.index("contacts") + 1, "contacts_per_1000")
     tables = {
-        "hotspots": readable(hotspots[HOTSPOT_COLUMNS]),
+        "hotspots": readable(hotspots[columns]),
         "quadrants": quadrant_summary(reason_rows),
         "root_causes": root_cause_summary(in_window, window, reasons),
-        "trend": trend_table(in_window, window, reasons),
+        "trend": trend_table(in_window, window, reasons, denominator),
         "self_service": self_service_candidates(in_window, hotspots[hotspots["segment"] == ""], config.model.seed),
         "review_queue": review_queue(day, settings.review_queue_size, config.normalize.order_number_patterns),
     }
@@ -137,13 +143,15 @@ def root_cause_summary(in_window: pd.DataFrame, window: Window, reasons: pd.Data
     return pd.DataFrame(rows).sort_values("contacts", ascending=False, kind="mergesort").reset_index(drop=True)
 
 
-def trend_table(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame) -> pd.DataFrame:
+def trend_table(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame, denominator: pd.DataFrame | None = None) -> pd.DataFrame:
     dates = [*window.history_dates, window.as_of_text]
     counts = in_window.groupby([s.CONTACT_DATE, s.REASON]).size().unstack(fill_value=0).reindex(dates, fill_value=0)
     long = counts.stack().rename("contacts").reset_index().rename(columns={s.CONTACT_DATE: "date"})
     names = reasons.set_index("reason")
     long.insert(2, "name_zh", long[s.REASON].map(names["name_zh"]).fillna(long[s.REASON]))
     long.insert(3, "name_en", long[s.REASON].map(names["name_en"]).fillna(long[s.REASON]))
+    if denominator is not None:
+        long["contacts_per_1000"] = daily_per_thousand(long, denominator)
     return long.sort_values(["date", s.REASON], kind="mergesort").reset_index(drop=True)
 
 

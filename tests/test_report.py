@@ -51,3 +51,17 @@ def test_review_queue_puts_unknown_first_and_says_why():
     queue = review_queue(day, 2, [])
     assert queue[s.CONTACT_ID].tolist() == ["b", "c"]
     assert queue["why"].tolist() == ["not recognised: confidence 0.20 below the model's threshold", "low confidence 0.50"]
+
+
+def test_contacts_per_thousand_customers_when_a_denominator_is_given(taxonomy, config):
+    scored = scored_frame(taxonomy)
+    days = sorted(scored[s.CONTACT_DATE].unique())
+    customers = pd.DataFrame({"date": days, "count": 20_000.0})
+    report = build_report(scored, AS_OF, reason_table(taxonomy), config, Tokenizer(), customers)
+    hotspots, trend = report.tables["hotspots"], report.tables["trend"]
+    columns = list(hotspots.columns)
+    assert columns[columns.index("contacts") + 1] == "contacts_per_1000"
+    assert (hotspots["contacts_per_1000"] == (hotspots["contacts"] / 20).round(3)).all()
+    assert (trend["contacts_per_1000"] == (trend["contacts"] / 20).round(3)).all()
+    plain = build_report(scored, AS_OF, reason_table(taxonomy), config, Tokenizer())
+    assert "contacts_per_1000" not in plain.tables["hotspots"] and "contacts_per_1000" not in plain.tables["trend"]
