@@ -16,7 +16,13 @@ import pandas as pd
 
 from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON, PipelineConfig
-from pipeline.hotspots import Window, contacts_per_thousand, daily_per_thousand, explain_hotspots, find_hotspots
+from pipeline.hotspots import (
+    Window,
+    contacts_per_thousand,
+    daily_per_thousand,
+    explain_hotspots,
+    find_hotspots,
+)
 from pipeline.io import write_csv, write_json, write_text
 from pipeline.normalize import prepare_texts
 from pipeline.pii import mask_pii_series

@@ -6,7 +6,13 @@ import pytest
 
 from pipeline import schemas as s
 from pipeline.quadrants import reason_table
-from pipeline.report import build_report, render_html, review_queue, trend_chart, write_report
+from pipeline.report import (
+    build_report,
+    render_html,
+    review_queue,
+    trend_chart,
+    write_report,
+)
 from pipeline.tokenize import Tokenizer
 
 AS_OF = date(2026, 11, 20)
