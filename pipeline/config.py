@@ -115,6 +115,21 @@ class EffortSettings(Section):
     repeat_window_days: int = Field(7, ge=1)
     long_wait_s: float = Field(300, gt=0)
     high_effort_score: int = Field(3, ge=1, le=5)
+    # Score points for an answer the customer never confirmed, and per doubling of the customer's
+    # words past reference_length (Chinese characters or Latin words; at most three doublings).
+    # Fitted on half of the STC-3 helpdesk dialogues by benchmarks/bench_effort.py --fit.
+    unconfirmed_weight: float = Field(1.75, ge=0, le=4)
+    length_weight: float = Field(0.5, ge=0, le=4)
+    reference_length: int = Field(60, ge=1)
+
+
+class DenominatorSettings(Section):
+    """Customers or orders per day, for contacts per 1,000 (CPX): a CSV with a date column, a count
+    column and, optionally, segment columns named like the contact columns (region, product …)."""
+
+    path: Path
+    date_column: str = "date"
+    count_column: str = "customers"
 
 
 class HotspotSettings(Section):
@@ -129,6 +144,7 @@ class HotspotSettings(Section):
     # A reason irritates customers, whatever the workshop said, when its share of high-effort
     # contacts over the window is this many times the share among all contacts.
     irritation_ratio: float = Field(1.3, gt=1)
+    denominator: DenominatorSettings | None = None
 
 
 class CostSettings(Section):
@@ -255,8 +271,12 @@ def load_config(path: Path | None = None) -> PipelineConfig:
     path = Path(path) if path else DEFAULT_CONFIG_DIR / "pipeline.yaml"
     config = _validated(PipelineConfig, _read_yaml(path), path)
     base = path.resolve().parent
+    denominator = config.hotspots.denominator
+    if denominator is not None:
+        denominator = denominator.model_copy(update={"path": _beside(base, denominator.path)})
     return config.model_copy(
         update={
+            "hotspots": config.hotspots.model_copy(update={"denominator": denominator}),
             "taxonomy": _beside(base, config.taxonomy),
             "userdict": _beside(base, config.userdict),
             "stopwords": _beside(base, config.stopwords),

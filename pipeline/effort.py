@@ -1,7 +1,21 @@
 """Effort: the customer-effort markers of Dixon, Freeman & Toman, per contact, and a 1–5 score.
 
-Each marker comes from metadata when the column is present and from bilingual text cues
-otherwise (or in addition: a customer who *says* they were transferred was transferred).
+Each marker comes from metadata when the column is present and from bilingual text cues otherwise
+(or in addition: a customer who *says* they were transferred was transferred). Cues are looked for
+where they mean something: the customer's turns for what the customer went through (called again,
+waited, was passed around, is angry), the agent's turns for what the agent did to them (sent them
+to another channel, passed the case on, promised to get back instead of solving it). A text
+without speaker tags counts as the customer's.
+
+The score adds, to 1 (effortless), each marker's points and two graded text signals:
+
+* *unconfirmed*: an agent answered, but no later customer turn confirms it helped (thanks, OK,
+  solved) — the weak form of "answered but not solved";
+* *length*: how far the customer's own words run past a plain request, in doublings of
+  ``effort.reference_length`` (at most three) — explaining a problem at length is effort.
+
+Their two weights come from ``effort`` in the config; benchmarks/bench_effort.py fits them on one
+half of a public set of rated helpdesk dialogues and measures the score on the other half.
 """
 
 from __future__ import annotations
@@ -13,50 +27,96 @@ import pandas as pd
 
 from pipeline import schemas as s
 from pipeline.config import EffortSettings
+from pipeline.normalize import split_turns
 
-# Cues are matched on the raw text (simplified and traditional forms both listed).
-TEXT_CUES: dict[str, str] = {
+N = r"[一二三四五六七八九十两兩几幾好\d]+"  # a count: 三, 好几, 10
+# What the customer says they went through (simplified and traditional forms both listed).
+CUSTOMER_CUES: dict[str, str] = {
     "repeat_contact": (
-        r"第[二三四五六七八九十两兩2-9]次(?:打|来|來|联系|聯繫|聯絡|找|致电|致電|反映|投诉|投訴)|又打(?:来|來|过来|過來)|"
-        r"打了(?:好几|好幾|[二三四五两兩2-9])次|(?:已经|已經)(?:打|联系|聯繫|反映)过|上次(?:说|說|讲|講)|又来了|又來了|"
-        r"already (?:called|contacted|phoned|emailed|written)|called (?:you )?(?:twice|three times|again|several times|multiple times)|"
-        r"(?:second|third|fourth|fifth) time|calling again|contacted you before|last time you said"
+        r"第[二三四五六七八九十两兩2-9]次(?:打|来|來|联系|聯繫|聯絡|找|致电|致電|反映|投诉|投訴|问|問)|又打(?:来|來|过来|過來)|又来了|又來了|"
+        r"打了(?:好几|好幾|[二三四五两兩2-9])次|(?:已经|已經|都)(?:打|联系|聯繫|反映|反应|投诉|投訴|问|問)(?:过|過|了)|上次(?:说|說|讲|講)|"
+        r"(?:多次|屡次|屢次|无数次|無數次|反复|反復|一再)(?:打|联系|聯繫|反映|反应|投诉|投訴|致电|致電|询问|詢問|催)|"
+        rf"(?:反映|投诉|投訴|联系|聯繫|问|問)了?(?:好几|好幾|很多|{N})次|每次(?:打|联系|聯繫|问|問)|"
+        r"already (?:called|contacted|phoned|emailed|written|reported|complained)|"
+        r"called (?:you )?(?:twice|three times|again|several times|multiple times|many times)|"
+        r"(?:second|third|fourth|fifth|umpteenth) time|calling again|contacted you before|last time you said|keep (?:calling|chasing)"
     ),
     "transfer": (
-        r"转了(?:好几|好幾|[二三四两兩2-9])?(?:次|个|個)|轉了(?:好幾|[二三四兩2-9])?(?:次|個)|转来转去|轉來轉去|"
-        r"又(?:被)?(?:转|轉)|(?:转|轉)接(?:了)?(?:好几|好幾|几|幾)次|踢皮球|"
-        r"transferred (?:again|twice|me|around|several|multiple)|passed (?:me )?around|another department again|bounced between"
+        r"转了(?:好几|好幾|[二三四两兩2-9])?(?:次|个|個)|轉了(?:好幾|[二三四兩2-9])?(?:次|個)|转来转去|轉來轉去|推来推去|推來推去|"
+        r"又(?:被)?(?:转|轉)|(?:转|轉)接(?:了)?(?:好几|好幾|几|幾)次|踢皮球|互相推(?:诿|諉|脱|脫|托)|"
+        r"(?:让|讓|叫)我(?:去)?(?:找|问|問|打)(?:别的|別的|其他|另外)|不归(?:我们|你们)管|不歸(?:我們|你們)管|"
+        r"transferred (?:again|twice|me|around|several|multiple)|passed (?:me )?around|another department|bounced between|told me to call"
     ),
     "repeat_info": (
-        r"(?:说|說|讲|講)了(?:好几|好幾|[二三四两兩2-9])(?:遍|次)|又要我(?:重复|重複|再说|再說|报|報)|重复(?:说|报|提供)|重複(?:說|報|提供)|"
-        r"(?:再|重新)(?:核实|核實|验证|驗證)(?:一次|一遍)|"
+        rf"(?:说|說|讲|講|提供|发|發)了(?:{N})(?:遍|次)|又要我(?:重复|重複|再说|再說|报|報|提供)|重复(?:说|报|提供)|重複(?:說|報|提供)|"
+        r"(?:再|重新)(?:核实|核實|验证|驗證)(?:一次|一遍)|(?:已经|已經|早就)(?:私信|发|發|提供|给|給|告诉|告訴)(?:过|過)|"
         r"repeat(?:ed)? (?:my|the) (?:details|information|account|number|story)|(?:explain|explained) (?:it )?again|"
-        r"asked (?:me )?(?:for )?(?:the same|again)|told (?:you|them) (?:this )?(?:already|twice)"
+        r"asked (?:me )?(?:for )?(?:the same|again)|told (?:you|them) (?:this )?(?:already|twice)|sent (?:you|it) already"
     ),
     "long_wait": (
-        r"等了(?:半个|半個|一个|一個|[一二三四五六七八九十两兩\d]+)(?:多)?(?:小时|小時|钟|鐘|分钟|分鐘|天|个钟|個鐘)|"
-        r"(?:排队|排隊)(?:排)?了?很久|等(?:了)?(?:好|很)久|一直(?:没人接|沒人接|占线|佔線)|"
-        r"on hold for|waited (?:for )?(?:over |more than )?(?:an hour|\d+|half an hour|ages|forever)|been waiting|kept me waiting|long wait"
+        rf"等了(?:半个|半個|一个|一個|{N})(?:多)?(?:小时|小時|钟|鐘|分钟|分鐘|天|个钟|個鐘|周|星期|个月|個月)|"
+        rf"(?:拖|等)了?(?:{N}|半)(?:多)?(?:天|周|星期|个月|個月)|(?:已经|已經)(?:{N}|半)(?:多)?(?:天|周|星期|个月|個月)了|"
+        r"(?:排队|排隊)(?:排)?了?很久|等(?:了)?(?:好|很|这么|這麼)久|一直(?:没人接|沒人接|占线|佔線|打不通)|打不进|打不進|"
+        r"迟迟|遲遲|一拖再拖|至今|到现在(?:都|还)|到現在(?:都|還)|"
+        r"on hold for|waited (?:for )?(?:over |more than )?(?:an hour|\d+|half an hour|ages|forever|days|weeks)|been waiting|"
+        r"kept me waiting|long wait|still waiting|for (?:days|weeks)"
     ),
     "unresolved": (
-        r"(?:还是|還是|仍然|依然|一直)(?:没|沒|未)(?:有)?(?:解决|解決|好|修好|处理|處理|到账|到賬|恢复|恢復)|"
-        r"(?:没|沒)(?:人)?(?:解决|解決)|问题依旧|問題依舊|(?:根本|完全)(?:没用|沒用)|搞唔掂|未搞掂|"
-        r"still (?:not|isn't|hasn't|doesn't|no|hasn't been|not been) ?(?:fixed|resolved|working|sorted|solved)?|"
-        r"(?:not|never) (?:been )?(?:fixed|resolved|sorted)|didn't (?:help|fix|solve)|no one (?:fixed|helped)"
+        r"(?:还是|還是|仍然|依然|一直|至今|到现在|到現在|还|還)(?:都)?(?:没|沒|未)(?:有)?(?:人)?"
+        r"(?:解决|解決|好|修好|处理|處理|到账|到賬|恢复|恢復|回复|回覆|退|联系|聯繫|理)|"
+        r"(?:没|沒)(?:有)?(?:人)?(?:解决|解決|回复|回覆|处理|處理|理会|理會|管)|(?:没|沒)(?:有)?(?:下文|结果|結果|消息|回音|动静|動靜)|"
+        r"石沉大海|不了了之|问题依旧|問題依舊|(?:根本|完全)(?:没用|沒用)|还是不行|還是不行|还是一样|還是一樣|搞唔掂|未搞掂|"
+        r"still (?:not|isn't|hasn't|doesn't|no|hasn't been|not been|broken) ?(?:fixed|resolved|working|sorted|solved)?|"
+        r"(?:not|never) (?:been )?(?:fixed|resolved|sorted)|didn't (?:help|fix|solve|work)|no one (?:fixed|helped|replied)|"
+        r"no (?:reply|response|answer|update)"
     ),
     "channel_switch": (
-        r"(?:网上|網上|app|APP|官网|官網|应用|應用|小程序)(?:上)?(?:查不到|找不到|办不了|辦不了|弄不了|搞不定|不行)|"
-        r"(?:在线|線上|在線)客服(?:解决不了|解決不了|没用|沒用)|(?:先|已经)(?:在)?(?:app|APP|网上|網上)(?:试|試)过|"
-        r"tried the (?:app|website|online|chat)|(?:app|website|chat) (?:didn't|did not|couldn't|could not) (?:help|work)|chatbot (?:was )?useless"
+        r"(?:网上|網上|app|官网|官網|应用|應用|小程序|营业厅|營業廳|客服电话|客服電話|热线|熱線)(?:上|里|裡)?(?:也)?"
+        r"(?:查不到|找不到|办不了|辦不了|弄不了|搞不定|不行)|"
+        r"(?:打|拨|撥)(?:了|过|過)(?:客服)?(?:电话|電話|热线|熱線)|(?:去|到)(?:了|过|過)(?:营业厅|營業廳)|"
+        r"(?:在线|線上|在線)客服(?:解决不了|解決不了|没用|沒用)|(?:先|已经|已經)(?:在)?(?:app|网上|網上)(?:试|試)过|"
+        r"tried the (?:app|website|online|chat|store|phone)|(?:app|website|chat) (?:didn't|did not|couldn't|could not) (?:help|work)|"
+        r"chatbot (?:was )?useless|went to the store|called the hotline"
     ),
+    # escalation and anger: DESIGN §6 counts both as one marker
     "escalation": (
-        r"投诉|投訴|(?:找|叫)(?:你们)?(?:经理|經理|主管|领导|領導|上级|上級)|工信部|消协|消委会|消委會|通讯管理局|通訊管理局|"
-        r"太过分|太過分|气死|氣死|垃圾服务|垃圾服務|忍无可忍|忍無可忍|离谱|離譜|"
-        r"complain(?:t)?|speak to (?:a |your )?(?:manager|supervisor)|escalate|ridiculous|unacceptable|furious|disgusting|regulator|ombudsman"
+        r"投诉|投訴|(?:找|叫)(?:你们|你們)?(?:经理|經理|主管|领导|領導|上级|上級)|工信部|消协|消協|消委会|消委會|通讯管理局|通訊管理局|"
+        r"12315|曝光|媒体|媒體|律师|律師|起诉|起訴|法院|报警|報警|"
+        r"垃圾|骗子|骗人|欺骗|欺騙|欺诈|欺詐|诈骗|詐騙|流氓|无耻|無恥|坑人|坑爹|被坑|恶心|噁心|霸王|太差|差劲|差勁|"
+        r"气死|氣死|愤怒|憤怒|忍无可忍|忍無可忍|受够|受夠|失望|无语|無語|敷衍|不负责|不負責|不作为|不作為|太过分|太過分|离谱|離譜|"
+        r"凭什么|憑什麼|"
+        r"complain(?:t)?|speak to (?:a |your )?(?:manager|supervisor)|escalate|regulator|ombudsman|lawyer|"
+        r"scam|rip-?off|fraud|rubbish|terrible|worst|useless|disgust|furious|fed up|ridiculous|unacceptable"
     ),
 }
-COMPILED_CUES = {marker: re.compile(pattern, re.IGNORECASE) for marker, pattern in TEXT_CUES.items()}
-# How much each marker adds to the score (1 + weighted sum, capped at 5).
+# What the agent did to the customer: sent them to another channel, passed the case on, or
+# promised to get back instead of solving it.
+AGENT_CUES: dict[str, str] = {
+    "channel_switch": (
+        r"(?:请|請|麻烦|麻煩|建议|建議)(?:您)?(?:通过|通過)?(?:私信|拨打|撥打|致电|致電|前往|到营业厅|到營業廳|去营业厅|去營業廳)|"
+        r"私信|营业厅|營業廳|10000|10086|10010|please (?:dm|direct message|call (?:us|our)|visit (?:a|our) store)"
+    ),
+    "transfer": (
+        r"(?:转|轉)(?:交|给|給|至|到)(?:相关|相關|专业|專業|技术|技術|后台|後台)|(?:相关|相關)部(?:门|門)|"
+        r"pass(?:ed)? (?:it|this|your case) (?:on|to)|forward(?:ed)? (?:it|this|your case)"
+    ),
+    "unresolved": (
+        r"(?:已|会|會|将|將)(?:为您|為您|帮您|幫您)?(?:反馈|反饋|记录|記錄|上报|上報|跟进|跟進|登记|登記)|(?:核实|核實)后|(?:核實)後|"
+        r"(?:敬请|敬請)(?:耐心)?等待|will (?:get back|follow up|look into)|we have (?:logged|recorded|forwarded)"
+    ),
+}
+# A customer turn after an answer that says it helped.
+CONFIRMED = re.compile(
+    r"谢谢|謝謝|感谢|感謝|多谢|多謝|辛苦|好的|好滴|嗯嗯|可以了|解决了|解決了|搞定|没问题|沒問題|明白了|知道了|满意|滿意|给力|給力|"
+    r"thanks|thank you|thx|cheers|that works|it works now|all sorted|appreciate",
+    re.IGNORECASE,
+)
+COMPILED_CUES = {marker: re.compile(pattern, re.IGNORECASE) for marker, pattern in CUSTOMER_CUES.items()}
+COMPILED_AGENT_CUES = {marker: re.compile(pattern, re.IGNORECASE) for marker, pattern in AGENT_CUES.items()}
+# Words that count towards the length signal: a Chinese character, a Latin word or a number.
+WORD = re.compile(r"[\u3400-\u9fff]|[^\W\d_\u3400-\u9fff]+|\d+")
+MAX_DOUBLINGS = 3
+# How much each marker adds to the score.
 WEIGHTS = {
     "repeat_contact": 1.0,
     "transfer": 1.0,
@@ -68,9 +128,37 @@ WEIGHTS = {
 }
 
 
+def _sides(text: str) -> tuple[str, str, bool]:
+    """The customer's words, the agent's words, and whether an answer went unconfirmed."""
+    customer, agent = [], []
+    answered = confirmed = False
+    for role, utterance in split_turns(text):
+        if role == "agent":
+            agent.append(utterance)
+            answered = True
+            continue
+        customer.append(utterance)
+        if answered and CONFIRMED.search(utterance) and not COMPILED_CUES["unresolved"].search(utterance):
+            confirmed = True
+    return "\n".join(customer), "\n".join(agent), answered and not confirmed
+
+
+def text_signals(texts: pd.Series, reference_length: int = 60) -> pd.DataFrame:
+    """The seven marker flags from text cues, ``unconfirmed`` and ``length`` (doublings, 0–3)."""
+    sides = [_sides(text) for text in texts.fillna("").astype(str)]
+    customer = pd.Series([c for c, _, _ in sides], index=texts.index, dtype=object)
+    agent = pd.Series([a for _, a, _ in sides], index=texts.index, dtype=object)
+    signals = pd.DataFrame({marker: customer.str.contains(pattern) for marker, pattern in COMPILED_CUES.items()}, index=texts.index)
+    for marker, pattern in COMPILED_AGENT_CUES.items():
+        signals[marker] |= agent.str.contains(pattern)
+    words = customer.str.count(WORD.pattern).clip(lower=1)
+    signals["unconfirmed"] = [unconfirmed for _, _, unconfirmed in sides]
+    signals["length"] = np.log2(words / reference_length).clip(0, MAX_DOUBLINGS)
+    return signals
+
+
 def text_markers(texts: pd.Series) -> pd.DataFrame:
-    texts = texts.fillna("").astype(str)
-    return pd.DataFrame({marker: texts.str.contains(pattern) for marker, pattern in COMPILED_CUES.items()}, index=texts.index)
+    return text_signals(texts)[list(s.EFFORT_MARKERS)]
 
 
 def repeat_contacts(contacts: pd.DataFrame, history: pd.DataFrame | None, window_days: int) -> tuple[pd.Series, pd.Series]:
@@ -107,18 +195,29 @@ def repeat_contacts(contacts: pd.DataFrame, history: pd.DataFrame | None, window
 
 def detect_effort(contacts: pd.DataFrame, settings: EffortSettings, history: pd.DataFrame | None = None) -> pd.DataFrame:
     """``effort_<marker>`` flags and ``effort_score`` (1–5) for every contact."""
-    markers = text_markers(contacts[s.TEXT])
+    signals = text_signals(contacts[s.TEXT], settings.reference_length)
     repeat, switched = repeat_contacts(contacts, history, settings.repeat_window_days)
-    markers["repeat_contact"] |= repeat
-    markers["channel_switch"] |= switched
+    signals["repeat_contact"] |= repeat
+    signals["channel_switch"] |= switched
     if s.TRANSFERS in contacts.columns:
-        markers["transfer"] |= contacts[s.TRANSFERS].fillna(0).astype(float) > 0
+        signals["transfer"] |= contacts[s.TRANSFERS].fillna(0).astype(float) > 0
     if s.WAIT_TIME_S in contacts.columns:
-        markers["long_wait"] |= contacts[s.WAIT_TIME_S].fillna(0).astype(float) >= settings.long_wait_s
+        signals["long_wait"] |= contacts[s.WAIT_TIME_S].fillna(0).astype(float) >= settings.long_wait_s
     if s.RESOLVED in contacts.columns:
-        markers["unresolved"] |= contacts[s.RESOLVED].astype("boolean").eq(False).fillna(False).astype(bool)
-    weights = np.array([WEIGHTS[m] for m in s.EFFORT_MARKERS])
-    raw = markers[list(s.EFFORT_MARKERS)].to_numpy(dtype=float) @ weights
-    result = markers[list(s.EFFORT_MARKERS)].add_prefix("effort_").astype(bool)
-    result[s.EFFORT_SCORE] = np.clip(np.rint(1 + raw), 1, 5).astype(int)
+        resolved = contacts[s.RESOLVED].astype("boolean")
+        signals["unresolved"] |= resolved.eq(False).fillna(False).astype(bool)
+        signals["unconfirmed"] &= ~resolved.eq(True).fillna(False).astype(bool)  # the record says it was solved
+    result = signals[list(s.EFFORT_MARKERS)].add_prefix("effort_").astype(bool)
+    result[s.EFFORT_SCORE] = effort_score(signals, settings)
     return result
+
+
+def effort_score(signals: pd.DataFrame, settings: EffortSettings) -> pd.Series:
+    """1 plus the points of each marker, of an unconfirmed answer and of length; 1–5, one decimal."""
+    weights = np.array([WEIGHTS[m] for m in s.EFFORT_MARKERS])
+    raw = (
+        signals[list(s.EFFORT_MARKERS)].to_numpy(dtype=float) @ weights
+        + settings.unconfirmed_weight * signals["unconfirmed"].to_numpy(dtype=float)
+        + settings.length_weight * signals["length"].to_numpy(dtype=float)
+    )
+    return pd.Series(np.clip(1 + raw, 1, 5).round(1), index=signals.index)

@@ -294,3 +294,40 @@ def explain_hotspots(
         chosen = today.sort_values(s.CONFIDENCE, ascending=False, kind="mergesort").head(settings.examples)
         examples.append(" ".join(chosen[s.CONTACT_ID].astype(str)))
     return hotspots.assign(top_phrases=phrases, example_contact_ids=examples)
+
+
+def contacts_per_thousand(hotspots: pd.DataFrame, denominator: pd.DataFrame, as_of: date) -> pd.Series:
+    """Contacts per 1,000 customers (or orders) on the as-of day, per hotspot row (CPX).
+
+    A reason row is divided by the day's total in ``denominator`` (columns ``date``, segment
+    columns, ``count``); a segment row (``region=South``) by that segment's total, when the file
+    has the column. What the file lacks is left empty, with a warning that says what is missing.
+    """
+    empty = pd.Series(np.nan, index=hotspots.index, dtype=float)
+    day = denominator[denominator["date"] == as_of.isoformat()]
+    if day.empty:
+        log.warning("hotspots - the denominator file has no row for %s: contacts_per_1000 left empty", as_of)
+        return empty
+    totals = pd.Series(np.nan, index=hotspots.index, dtype=float)
+    totals[hotspots["segment"] == ""] = day["count"].sum()
+    segmented = hotspots.loc[hotspots["segment"] != "", "segment"].str.split("=", n=1, expand=True)
+    for column, members in segmented.groupby(0) if len(segmented) else ():
+        if column not in day.columns:
+            log.warning("hotspots - the denominator file has no %r column: contacts_per_1000 left empty for %s rows", column, column)
+            continue
+        by_value = day.groupby(column)["count"].sum()
+        absent = sorted(set(members[1]) - set(by_value.index))
+        if absent:
+            log.warning("hotspots - the denominator file has no %s row for %s=%s: contacts_per_1000 left empty there", as_of, column, absent)
+        totals[members.index] = members[1].map(by_value).to_numpy(dtype=float)
+    return (hotspots["contacts"] / totals.where(totals > 0) * 1000).round(3)
+
+
+def daily_per_thousand(trend: pd.DataFrame, denominator: pd.DataFrame) -> pd.Series:
+    """Contacts per 1,000 customers (or orders) per row of the day × reason trend."""
+    totals = denominator.groupby("date")["count"].sum()
+    absent = sorted(set(trend["date"]) - set(totals.index))
+    if absent:
+        log.warning("hotspots - the denominator file lacks %d of the trend's days (%s …): contacts_per_1000 left empty there", len(absent), absent[0])
+    per_day = trend["date"].map(totals)
+    return (trend["contacts"] / per_day.where(per_day > 0) * 1000).round(3)

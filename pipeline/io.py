@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.config import file_sha256
+from pipeline.config import DenominatorSettings, file_sha256
 from pipeline.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -228,3 +228,31 @@ def read_table(paths: Sequence[Path]) -> pd.DataFrame:
 
 def input_fingerprints(paths: Sequence[Path]) -> list[dict]:
     return [{"path": str(Path(p).resolve()), "sha256": file_sha256(Path(p))} for p in paths]
+
+
+def read_denominator(settings: DenominatorSettings | None) -> pd.DataFrame | None:
+    """The customers-or-orders file for contacts per 1,000: ``date`` (ISO text), the segment
+    columns as text, and ``count``; None when none is configured. A file that cannot serve raises
+    InputError naming what to fix."""
+    if settings is None:
+        return None
+    path = Path(settings.path)
+    try:
+        frame = read_contacts(path).drop(columns=["source_file", "source_row"])
+    except InputError as error:
+        raise InputError(f"hotspots.denominator: {error}") from None
+    missing = [c for c in (settings.date_column, settings.count_column) if c not in frame.columns]
+    if missing:
+        raise InputError(f"denominator file {path} lacks the column(s) {missing} named in hotspots.denominator; it has {list(frame.columns)}")
+    dates = pd.to_datetime(frame[settings.date_column], errors="coerce", format="mixed")
+    counts = pd.to_numeric(frame[settings.count_column], errors="coerce")
+    bad = frame.index[dates.isna() | counts.isna() | (counts < 0)]
+    if len(bad):
+        rows = ", ".join(str(i + 2) for i in bad[:5])  # line numbers, after the header
+        raise InputError(f"denominator file {path}: line(s) {rows} need a date and a count of zero or more")
+    segments = [c for c in frame.columns if c not in (settings.date_column, settings.count_column)]
+    table = frame[segments].astype(str).assign(date=dates.dt.strftime("%Y-%m-%d"), count=counts.astype(float))
+    duplicated = table.duplicated(["date", *segments])
+    if duplicated.any():
+        raise InputError(f"denominator file {path}: more than one row for {table.loc[duplicated, ['date', *segments]].iloc[0].tolist()}")
+    return table[["date", *segments, "count"]]

@@ -32,7 +32,7 @@ from pipeline.config import (
 from pipeline.effort import detect_effort
 from pipeline.errors import InputError, PromotionRefused, RejectsExceeded
 from pipeline.ingest import ingest_contacts, rename_columns
-from pipeline.io import find_input_files, input_fingerprints, read_contacts, write_csv, write_json, write_table, read_table
+from pipeline.io import find_input_files, input_fingerprints, read_contacts, read_denominator, write_csv, write_json, write_table, read_table
 from pipeline.modelstore import (
     LoadedModel,
     champion_dir,
@@ -351,6 +351,7 @@ def manifest(
 
 def report_job(workspace: Workspace, scored_files: list[Path], as_of: date, out: Path) -> Path:
     timer = Timer()
+    denominator = read_denominator(workspace.config.hotspots.denominator)
     with timer("read"):
         scored = read_table(scored_files)
     missing = [c for c in (s.CONTACT_ID, s.CONTACT_DATE, s.REASON, s.CONFIDENCE, s.TEXT, s.EFFORT_SCORE) if c not in scored.columns]
@@ -359,7 +360,7 @@ def report_job(workspace: Workspace, scored_files: list[Path], as_of: date, out:
     scored[s.CONTACT_DATE] = scored[s.CONTACT_DATE].astype(str)
     labels = tuple(scored[s.REASON].dropna().unique())
     with timer("report"):
-        report = build_report(scored, as_of, workspace.reasons(labels), workspace.config, workspace.tokenizer())
+        report = build_report(scored, as_of, workspace.reasons(labels), workspace.config, workspace.tokenizer(), denominator)
     counts = {"rows_read": len(scored), "rows_scored": len(scored), "rows_rejected": 0}
     return write_report(report, out, manifest(workspace, as_of, list(scored_files), counts, None, timer), pd.DataFrame())
 
@@ -389,6 +390,7 @@ def run_job(
     """The nightly job: ingest the day's input, score, store by contact date, report as of the date."""
     config = workspace.config
     timer = Timer()
+    denominator = read_denominator(config.hotspots.denominator)  # a bad file fails before anything is written
     batch = run_date.isoformat()
     store = workspace.path(config.paths.store)
     out = workspace.path(config.paths.reports) / batch
@@ -417,7 +419,7 @@ def run_job(
         window = [(run_date - timedelta(days=i)).isoformat() for i in range(config.hotspots.baseline_days + 1)]
         history = read_store(store, dates=window)
         labels = tuple(model.metadata.get("labels", ()))
-        report = build_report(history, run_date, workspace.reasons(labels), config, workspace.tokenizer())
+        report = build_report(history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), denominator)
     model_info = {"id": model.model_id, "path": str(model.path), "sha256": model.metadata.get("model_sha256")}
     write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), ingested.rejects)
     log.info("run - %s: %d read, %d scored, %d rejected; reports in %s", batch, counts["rows_read"], counts["rows_scored"], counts["rows_rejected"], out)

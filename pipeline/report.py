@@ -16,7 +16,13 @@ import pandas as pd
 
 from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON, PipelineConfig
-from pipeline.hotspots import Window, explain_hotspots, find_hotspots
+from pipeline.hotspots import (
+    Window,
+    contacts_per_thousand,
+    daily_per_thousand,
+    explain_hotspots,
+    find_hotspots,
+)
 from pipeline.io import write_csv, write_json, write_text
 from pipeline.normalize import prepare_texts
 from pipeline.pii import mask_pii_series
@@ -49,7 +55,9 @@ def build_report(
     reasons: pd.DataFrame,
     config: PipelineConfig,
     tokenizer: Tokenizer,
+    denominator: pd.DataFrame | None = None,
 ) -> Report:
+    """``denominator`` (from ``io.read_denominator``) adds contacts per 1,000 customers or orders."""
     settings = config.hotspots
     window = Window(as_of, settings.baseline_days)
     in_window = scored[scored[s.CONTACT_DATE].isin([*window.history_dates, window.as_of_text])]
@@ -59,11 +67,15 @@ def build_report(
     hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings)
     day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
     reason_rows = hotspots[hotspots["segment"] == ""]
+    columns = list(HOTSPOT_COLUMNS)
+    if denominator is not None:
+        hotspots["contacts_per_1000"] = contacts_per_thousand(hotspots, denominator, as_of)
+        columns.insert(columns.index("contacts") + 1, "contacts_per_1000")
     tables = {
-        "hotspots": readable(hotspots[HOTSPOT_COLUMNS]),
+        "hotspots": readable(hotspots[columns]),
         "quadrants": quadrant_summary(reason_rows),
         "root_causes": root_cause_summary(in_window, window, reasons),
-        "trend": trend_table(in_window, window, reasons),
+        "trend": trend_table(in_window, window, reasons, denominator),
         "self_service": self_service_candidates(in_window, hotspots[hotspots["segment"] == ""], config.model.seed),
         "review_queue": review_queue(day, settings.review_queue_size, config.normalize.order_number_patterns),
     }
@@ -137,13 +149,15 @@ def root_cause_summary(in_window: pd.DataFrame, window: Window, reasons: pd.Data
     return pd.DataFrame(rows).sort_values("contacts", ascending=False, kind="mergesort").reset_index(drop=True)
 
 
-def trend_table(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame) -> pd.DataFrame:
+def trend_table(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame, denominator: pd.DataFrame | None = None) -> pd.DataFrame:
     dates = [*window.history_dates, window.as_of_text]
     counts = in_window.groupby([s.CONTACT_DATE, s.REASON]).size().unstack(fill_value=0).reindex(dates, fill_value=0)
     long = counts.stack().rename("contacts").reset_index().rename(columns={s.CONTACT_DATE: "date"})
     names = reasons.set_index("reason")
     long.insert(2, "name_zh", long[s.REASON].map(names["name_zh"]).fillna(long[s.REASON]))
     long.insert(3, "name_en", long[s.REASON].map(names["name_en"]).fillna(long[s.REASON]))
+    if denominator is not None:
+        long["contacts_per_1000"] = daily_per_thousand(long, denominator)
     return long.sort_values(["date", s.REASON], kind="mergesort").reset_index(drop=True)
 
 
@@ -167,6 +181,59 @@ def review_queue(day: pd.DataFrame, size: int, order_patterns: list[str]) -> pd.
             "correct_reason": "",
         }
     ).reset_index(drop=True)
+
+
+TREND_CHARTS = 6
+TREND_LINE, TREND_BAND, SPIKE_RED = "#8e44ad", "#e8daef", "#c0392b"
+
+
+def trend_chart(series: pd.Series, title: str, today_text: str, spike: bool, width: int = 250, height: int = 110) -> str:
+    """One small inline SVG: daily contacts over the baseline window and the run day (last point),
+    the baseline mean with a band of ±2√mean (the Poisson spread of a steady count), the run day
+    marked — red when it is a tested spike."""
+    counts = series.to_numpy(dtype=float)
+    history = counts[:-1]
+    mean = float(history.mean()) if len(history) else 0.0
+    low, high = max(mean - 2 * math.sqrt(mean), 0.0), mean + 2 * math.sqrt(mean)
+    top = max(float(counts.max()) if len(counts) else 0.0, high, 1.0) * 1.1
+    left, right, upper, lower = 6, width - 8, 30, height - 6
+
+    def x(i: int) -> float:
+        return left + (right - left) * i / max(len(counts) - 1, 1)
+
+    def y(value: float) -> float:
+        return lower - (lower - upper) * value / top
+
+    points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(counts))
+    last_x, last_y = x(len(counts) - 1), y(counts[-1]) if len(counts) else lower
+    marker = SPIKE_RED if spike else TREND_LINE
+    shown = title if len(title) <= 38 else title[:37] + "…"
+    return (
+        f'<svg class="trend" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{html.escape(title)}: {html.escape(today_text)}</title>"
+        f'<text x="{left}" y="12" font-size="10" font-weight="bold">{html.escape(shown)}</text>'
+        f'<text x="{left}" y="25" font-size="10" fill="#555">{html.escape(today_text)}</text>'
+        f'<rect class="band" x="{left}" y="{y(high):.1f}" width="{right - left}" height="{y(low) - y(high):.1f}" fill="{TREND_BAND}"/>'
+        f'<line x1="{left}" y1="{y(mean):.1f}" x2="{right}" y2="{y(mean):.1f}" stroke="#999" stroke-dasharray="3"/>'
+        f'<line x1="{left}" y1="{lower}" x2="{right}" y2="{lower}" stroke="#ccc"/>'
+        f'<polyline points="{points}" fill="none" stroke="{TREND_LINE}" stroke-width="1.6"/>'
+        f'<circle class="{"flagged" if spike else "today"}" cx="{last_x:.1f}" cy="{last_y:.1f}" r="4" fill="{marker}"/>'
+        "</svg>"
+    )
+
+
+def trend_charts(hotspots: pd.DataFrame, trend: pd.DataFrame, count: int = TREND_CHARTS) -> str:
+    """Small multiples: one trend chart per top reason-level hotspot, in rank order."""
+    top = hotspots[hotspots["segment"] == ""].head(count)
+    daily = trend.pivot_table(index="date", columns=s.REASON, values="contacts", aggfunc="sum").sort_index()
+    charts = []
+    for row in top.itertuples(index=False):
+        if row.reason not in daily.columns:
+            continue
+        change = f", {row.change_pct:+.0f}%" if pd.notna(row.change_pct) else ""
+        today = f"today {row.contacts} · baseline {row.baseline:.1f}{change}{' · spike' if row.spike else ''}"
+        charts.append(trend_chart(daily[row.reason].fillna(0), f"{row.rank}. {row.name_zh} {row.name_en}", today, bool(row.spike)))
+    return "".join(charts)
 
 
 def render_html(tables: dict[str, pd.DataFrame], as_of: date, cutoff: float = 3) -> str:
@@ -225,7 +292,12 @@ def render_html(tables: dict[str, pd.DataFrame], as_of: date, cutoff: float = 3)
         f"<title>Contact reasons {as_of}</title><style>body{{font-family:sans-serif;margin:2em}}"
         "table{border-collapse:collapse}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}"
         "</style></head><body>"
-        f"<h1>Contact reasons — {as_of}</h1><h2>Value–irritant matrix</h2>{svg}"
+        f"<h1>Contact reasons — {as_of}</h1><h2>Value–irritant matrix</h2>"
+        f'<div style="display:flex;gap:24px;align-items:flex-start"><div>{svg}</div>'
+        '<div><h3 style="margin-top:0">Trends of the top hotspots</h3>'
+        '<p class="legend">daily contacts; shaded: baseline mean ±2√mean; dot: today (red = spike)</p>'
+        f'<div style="display:grid;grid-template-columns:repeat(2,250px);gap:8px">{trend_charts(hotspots, tables["trend"])}</div></div></div>'
+
         f"<h2>Top hotspots</h2>{table}<h2>Quadrants</h2>{quadrants}</body></html>"
     )
 

@@ -4,8 +4,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline.cli import EXAMPLES, build_parser, main
+from tests.conftest import fast_config
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -44,6 +46,17 @@ def test_bad_config_exits_2_with_one_line(tmp_path, capsys):
     error = capsys.readouterr().err.strip()
     assert error.startswith("contact-reasons: config error") and "modle" in error
     assert "Traceback" not in error
+
+
+def test_missing_denominator_file_fails_before_anything_runs(tmp_path, capsys):
+    config = fast_config(tmp_path)
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["hotspots"]["denominator"] = {"path": "customers.csv"}
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    assert main(["run", "--date", "2026-11-20", "--config", str(config), "--home", str(tmp_path), "--quiet"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "hotspots.denominator: input file not found" in error and "\n" not in error
+    assert not (tmp_path / "reports").exists()
 
 
 def test_missing_model_exits_1_and_says_what_to_do(tmp_path, capsys):

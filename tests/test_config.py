@@ -19,6 +19,14 @@ def test_shipped_config_loads_with_paths_beside_it():
     assert config.model.unknown_threshold == "auto"
 
 
+def test_denominator_file_is_found_beside_the_config(tmp_path):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("hotspots:\n  denominator:\n    path: customers.csv\n    count_column: orders\n", encoding="utf-8")
+    denominator = load_config(path).hotspots.denominator
+    assert denominator.path == tmp_path.resolve() / "customers.csv" and denominator.count_column == "orders"
+    assert load_config().hotspots.denominator is None
+
+
 def test_a_typo_fails_with_the_key_path(tmp_path):
     path = tmp_path / "pipeline.yaml"
     path.write_text("hotspots:\n  min_cuont: 5\n", encoding="utf-8")

@@ -1,8 +1,12 @@
+import importlib.util
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from pipeline.config import EffortSettings
-from pipeline.effort import detect_effort, repeat_contacts, text_markers
+from pipeline.effort import detect_effort, repeat_contacts, text_markers, text_signals
+from tests.conftest import shared_data
 
 
 @pytest.mark.parametrize(
@@ -70,3 +74,67 @@ def test_metadata_markers_and_score():
     assert effort.loc[0, ["effort_transfer", "effort_long_wait", "effort_unresolved"]].all()
     assert effort["effort_score"].tolist()[1] == 1
     assert 3 <= effort["effort_score"].tolist()[0] <= 5
+
+
+@pytest.mark.parametrize(
+    ("text", "marker"),
+    [
+        ("客户：我的宽带断了\n客服：请您私信我们您的宽带账号", "channel_switch"),
+        ("客户：流量被多扣了\n客服：已为您反馈，请耐心等待回复", "unresolved"),
+        ("Customer: my bill is wrong\nAgent: I've passed this on to billing, they will get back to you", "transfer"),
+        ("客户：你们就是骗子，乱扣费", "escalation"),
+    ],
+)
+def test_agent_turns_and_anger_raise_markers(text, marker):
+    assert text_markers(pd.Series([text])).iloc[0][marker]
+
+
+def test_cues_are_read_in_the_right_speaker_turns():
+    # the agent offering to file a complaint ticket is not the customer escalating
+    flags = text_markers(pd.Series(["客户：手机没信号\n坐席：我这边帮您提交一个投诉工单"])).iloc[0]
+    assert not flags["escalation"]
+
+
+def test_unconfirmed_answers_and_long_messages_are_graded():
+    texts = pd.Series([
+        "客户：怎么查话费\n客服：发送CXHF到10001\n客户：好的，谢谢",
+        "客户：怎么查话费\n客服：发送CXHF到10001",
+        "客户：怎么查话费\n客服：发送CXHF到10001\n客户：谢谢，但是还是没解决",
+        "怎么查话费",
+        "客户：" + "我的宽带" * 60,
+    ])
+    signals = text_signals(texts, reference_length=60)
+    assert signals["unconfirmed"].tolist() == [False, True, True, False, False]
+    assert signals["length"].tolist()[:4] == [0, 0, 0, 0]
+    assert signals["length"].iloc[4] == pytest.approx(2.0)  # 240 characters: two doublings of 60
+
+
+def test_score_stays_within_1_and_5_and_a_resolved_record_confirms_the_answer():
+    frame = contacts([
+        ("1", "u1", "2026-11-01", "phone", "客户：网断了\n坐席：已为您上报，请耐心等待"),
+        ("2", "u2", "2026-11-01", "phone", "客户：网断了\n坐席：已为您上报，请耐心等待"),
+        ("3", "u3", "2026-11-01", "phone", "客户：第三次打电话了，转了好几次，等了一个小时，还是没解决，我要投诉，网上查不到，说了三遍" * 3),
+    ])
+    frame["resolved"] = pd.array([True, pd.NA, pd.NA], dtype="boolean")
+    settings = EffortSettings()
+    effort = detect_effort(frame, settings)
+    assert effort["effort_score"].between(1, 5).all() and effort["effort_score"].iloc[2] == 5
+    # the record says the first was solved: only the unresolved cue counts, not the missing thanks
+    assert effort["effort_score"].iloc[1] - effort["effort_score"].iloc[0] == pytest.approx(settings.unconfirmed_weight, abs=0.06)  # scores carry one decimal
+
+
+def _benchmark():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_effort.py"
+    spec = importlib.util.spec_from_file_location("bench_effort", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_effort_score_tracks_real_satisfaction_on_held_out_dialogues():
+    """STC-3: the score (weights fitted on the other half) against the annotators' mean satisfaction."""
+    bench = _benchmark()
+    figures = bench.held_out_figures(bench.load_dialogues(shared_data("stc3_helpdesk")))
+    assert figures["dialogues"] > 1000
+    assert figures["effort_score"] <= -0.40
+    assert figures["effort_score"] < figures["length_only"] - 0.1

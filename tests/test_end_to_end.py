@@ -101,7 +101,8 @@ def test_eliminate_prize_is_given_in_currency(demo):
 
 
 def test_report_html_renders_the_matrix_in_headless_chromium(demo, tmp_path):
-    """A real browser draws the page; the matrix holds red spike bubbles and blue steady ones."""
+    """A real browser draws the page: the matrix holds red spike bubbles and blue steady ones, and
+    the trends of the top hotspots are drawn beside it with the spike days marked."""
     import shutil
     import subprocess
 
@@ -126,3 +127,11 @@ def test_report_html_renders_the_matrix_in_headless_chromium(demo, tmp_path):
     blue = int(((r < 150) & (g > 150) & (g < 200) & (b > 200)).sum())  # #2e86c1 at 0.6 on white
     assert red > 2000, red  # two spike bubbles
     assert blue > 5000, blue  # the steady reasons
+    trends = np.asarray(image.crop((620, 150, 1190, 720))).astype(int)  # the small multiples beside it
+    r, g, b = trends[..., 0], trends[..., 1], trends[..., 2]
+    lines = int(((r > 110) & (r < 175) & (g > 40) & (g < 110) & (b > 140) & (b < 200)).sum())  # #8e44ad
+    bands = int(((r > 220) & (r < 240) & (g > 205) & (g < 228) & (b > 230)).sum())  # #e8daef
+    flagged = int(((r > 170) & (g < 90) & (b < 80)).sum())  # solid #c0392b dots on the spike days
+    assert lines > 1500, lines  # six daily lines of 29 points
+    assert bands > 10_000, bands
+    assert flagged > 40, flagged  # the two spikes marked on their last day

@@ -1,3 +1,4 @@
+import logging
 from datetime import date, timedelta
 
 import numpy as np
@@ -7,7 +8,15 @@ import pytest
 from pipeline import schemas as s
 from pipeline import simulate
 from pipeline.config import CostSettings, EffortSettings, HotspotSettings
-from pipeline.hotspots import distinctive_phrases, expected_counts, find_hotspots, flag_spikes, weekday_factors
+from pipeline.hotspots import (
+    contacts_per_thousand,
+    daily_per_thousand,
+    distinctive_phrases,
+    expected_counts,
+    find_hotspots,
+    flag_spikes,
+    weekday_factors,
+)
 
 AS_OF = date(2026, 3, 31)
 
@@ -119,3 +128,35 @@ def test_a_leverage_reason_with_high_effort_is_flagged_with_evidence():
     assert hotspots.loc["r03", "observed_quadrant"] == "simplify"
     assert hotspots.loc["r03", "quadrant_flag"].startswith("configured leverage, data says simplify: high-effort share 50%")
     assert hotspots.loc["r07", "quadrant_flag"] == ""  # another leverage reason with ordinary effort
+
+
+def denominator(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["date", "region", "count"])
+
+
+def test_contacts_per_thousand_customers_per_reason_and_segment():
+    hotspots = pd.DataFrame({"segment": ["", "region=south", "region=north"], "contacts": [50, 30, 20]})
+    customers = denominator([("2026-03-31", "south", 10_000.0), ("2026-03-31", "north", 40_000.0), ("2026-03-30", "south", 1.0)])
+    cpx = contacts_per_thousand(hotspots, customers, AS_OF)
+    assert cpx.tolist() == [1.0, 3.0, 0.5]  # 50 of 50,000; 30 of 10,000; 20 of 40,000
+
+
+def test_what_the_denominator_lacks_is_left_empty_with_a_warning(caplog):
+    caplog.set_level(logging.WARNING, logger="pipeline.hotspots")
+    hotspots = pd.DataFrame({"segment": ["", "region=east", "channel=chat"], "contacts": [50, 30, 20]})
+    customers = denominator([("2026-03-31", "south", 10_000.0)])
+    cpx = contacts_per_thousand(hotspots, customers, AS_OF)
+    assert cpx.iloc[0] == 5.0 and cpx.iloc[1:].isna().all()
+    assert "region=['east']" in caplog.text and "no 'channel' column" in caplog.text
+    caplog.clear()
+    assert contacts_per_thousand(hotspots, customers, AS_OF + timedelta(days=1)).isna().all()
+    assert "no row for 2026-04-01" in caplog.text
+
+
+def test_daily_contacts_per_thousand_in_the_trend(caplog):
+    caplog.set_level(logging.WARNING, logger="pipeline.hotspots")
+    trend = pd.DataFrame({"date": ["2026-03-30", "2026-03-31", "2026-03-31"], "contacts": [4, 6, 2]})
+    customers = denominator([("2026-03-31", "south", 1_000.0), ("2026-03-31", "north", 1_000.0)])
+    cpx = daily_per_thousand(trend, customers)
+    assert np.isnan(cpx.iloc[0]) and cpx.iloc[1:].tolist() == [3.0, 1.0]
+    assert "lacks 1 of the trend's days (2026-03-30" in caplog.text

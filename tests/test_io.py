@@ -3,8 +3,17 @@ import json
 import pandas as pd
 import pytest
 
+from pipeline.config import DenominatorSettings
 from pipeline.errors import InputError
-from pipeline.io import decode_bytes, escape_formulas, find_input_files, read_contacts, write_csv, write_json
+from pipeline.io import (
+    decode_bytes,
+    escape_formulas,
+    find_input_files,
+    read_contacts,
+    read_denominator,
+    write_csv,
+    write_json,
+)
 
 SAMPLE = "contact_id,text,started_at\nA1,我的账单不对，多扣了月租,2026-11-20T09:00:00+08:00\nA2,寬頻斷咗成日,2026-11-20T10:00:00\n"
 
@@ -98,3 +107,37 @@ def test_decode_prefers_the_decoding_with_common_characters():
     data = "請問我的帳單為什麼這麼多".encode("big5")
     text, used = decode_bytes(data)
     assert used == "big5" and text == "請問我的帳單為什麼這麼多"
+
+
+def test_denominator_file_is_read_with_its_segments(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text("date,region,customers\n2026-11-20,south,4000\n2026/11/20,north,6000\n", encoding="utf-8")
+    table = read_denominator(DenominatorSettings(path=path))
+    assert table.to_dict("records") == [
+        {"date": "2026-11-20", "region": "south", "count": 4000.0},
+        {"date": "2026-11-20", "region": "north", "count": 6000.0},
+    ]
+    assert read_denominator(None) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("day,customers\n2026-11-20,10\n", r"lacks the column\(s\) \['date'\]"),
+        ("date,customers\n2026-11-20,many\n2026-11-21,5\n", r"line\(s\) 2 need a date and a count"),
+        ("date,customers\nsoon,5\n", r"line\(s\) 2 need a date"),
+        ("date,customers\n2026-11-20,-5\n", r"line\(s\) 2 need a date and a count of zero or more"),
+        ("date,customers\n2026-11-20,5\n2026-11-20,6\n", r"more than one row for \['2026-11-20'\]"),
+        ("", "empty"),
+    ],
+)
+def test_a_bad_denominator_file_is_a_clear_input_error(tmp_path, content, message):
+    path = tmp_path / "customers.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        read_denominator(DenominatorSettings(path=path))
+
+
+def test_a_missing_denominator_file_is_a_clear_input_error(tmp_path):
+    with pytest.raises(InputError, match="hotspots.denominator: input file not found"):
+        read_denominator(DenominatorSettings(path=tmp_path / "nope.csv"))

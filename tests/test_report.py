@@ -2,10 +2,17 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pipeline import schemas as s
 from pipeline.quadrants import reason_table
-from pipeline.report import build_report, review_queue, write_report
+from pipeline.report import (
+    build_report,
+    render_html,
+    review_queue,
+    trend_chart,
+    write_report,
+)
 from pipeline.tokenize import Tokenizer
 
 AS_OF = date(2026, 11, 20)
@@ -51,3 +58,47 @@ def test_review_queue_puts_unknown_first_and_says_why():
     queue = review_queue(day, 2, [])
     assert queue[s.CONTACT_ID].tolist() == ["b", "c"]
     assert queue["why"].tolist() == ["not recognised: confidence 0.20 below the model's threshold", "low confidence 0.50"]
+
+
+def test_contacts_per_thousand_customers_when_a_denominator_is_given(taxonomy, config):
+    scored = scored_frame(taxonomy)
+    days = sorted(scored[s.CONTACT_DATE].unique())
+    customers = pd.DataFrame({"date": days, "count": 20_000.0})
+    report = build_report(scored, AS_OF, reason_table(taxonomy), config, Tokenizer(), customers)
+    hotspots, trend = report.tables["hotspots"], report.tables["trend"]
+    columns = list(hotspots.columns)
+    assert columns[columns.index("contacts") + 1] == "contacts_per_1000"
+    assert (hotspots["contacts_per_1000"] == (hotspots["contacts"] / 20).round(3)).all()
+    assert (trend["contacts_per_1000"] == (trend["contacts"] / 20).round(3)).all()
+    plain = build_report(scored, AS_OF, reason_table(taxonomy), config, Tokenizer())
+    assert "contacts_per_1000" not in plain.tables["hotspots"] and "contacts_per_1000" not in plain.tables["trend"]
+
+
+def test_report_html_draws_a_trend_for_each_top_hotspot(taxonomy, config):
+    scored = scored_frame(taxonomy)
+    spiking = taxonomy.reasons[0].id
+    burst = scored[scored[s.CONTACT_DATE] == AS_OF.isoformat()].head(1)
+    burst = pd.concat([burst.assign(**{s.REASON: spiking})] * 40, ignore_index=True)
+    burst[s.CONTACT_ID] = [f"burst{i}" for i in range(len(burst))]
+    report = build_report(pd.concat([scored, burst], ignore_index=True), AS_OF, reason_table(taxonomy), config, Tokenizer())
+    page = report.html
+    assert page.count('<svg class="trend"') == 6
+    assert page.count('class="flagged"') == 1  # the one tested spike, marked on its last day
+    first = page.split('<svg class="trend"')[1]
+    assert f"1. {taxonomy.reasons[0].name_zh}" in first and "spike" in first
+    points = first.split('points="')[1].split('"')[0].split()
+    assert len(points) == config.hotspots.baseline_days + 1  # the baseline window and the run day
+    # without the trend rows there is nothing to draw, and the page still renders
+    empty = {**report.tables, "trend": report.tables["trend"].iloc[0:0]}
+    assert '<svg class="trend"' not in render_html(empty, AS_OF)
+
+
+def test_trend_chart_puts_the_band_around_the_baseline_mean():
+    chart = trend_chart(pd.Series([16.0] * 28 + [40.0]), "x", "today 40", spike=True, height=110)
+    band = chart.split('class="band"')[1]
+    y = float(band.split('y="')[1].split('"')[0])
+    height = float(band.split('height="')[1].split('"')[0])
+    mean_line = float(chart.split("<line ")[1].split('y1="')[1].split('"')[0])
+    assert y < mean_line < y + height  # 16 ± 8, drawn around the dashed mean
+    assert mean_line - y == pytest.approx(y + height - mean_line, abs=0.2)
+    assert 'class="flagged"' in chart and 'fill="#c0392b"' in chart
