@@ -47,7 +47,8 @@ def test_bad_config_exits_2_with_one_line(tmp_path, capsys):
 
 
 def test_missing_model_exits_1_and_says_what_to_do(tmp_path, capsys):
-    assert main(["run", "--date", "2026-11-20", "--home", str(tmp_path), "--quiet"]) == 1
+    model = str(tmp_path / "models" / "none")
+    assert main(["run", "--date", "2026-11-20", "--home", str(tmp_path), "--model", model, "--quiet"]) == 1
     assert "contact-reasons train" in capsys.readouterr().err
 
 
