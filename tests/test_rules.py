@@ -68,3 +68,15 @@ def test_rule_model_survives_a_joblib_round_trip(rules, tmp_path, demo_data):
     loaded = joblib.load(tmp_path / "rules.joblib")
     assert np.array_equal(loaded.predict_proba(texts), rules.predict_proba(texts))
     assert prediction_source(loaded) == "rules"
+
+
+def test_train_rules_writes_a_model_directory_and_train_without_data_is_bad_usage(tmp_path, capsys):
+    import json
+
+    from pipeline.cli import main
+
+    assert main(["train", "--rules", "--out", str(tmp_path / "rules"), "--home", str(tmp_path), "--quiet"]) == 0
+    metadata = json.loads((tmp_path / "rules" / "model.json").read_text(encoding="utf-8"))
+    assert metadata["kind"] == "rules" and len(metadata["labels"]) == 20
+    assert main(["train", "--home", str(tmp_path), "--quiet"]) == 2
+    assert "--data" in capsys.readouterr().err
