@@ -34,6 +34,7 @@ NEW_REASON_COLUMNS = [
 ]
 _EXAMPLES = 3
 _EXAMPLE_CHARS = 200
+_BACKGROUND_LIMIT = 20_000
 
 
 def _as_tokens(tokens: list[str]) -> list[str]:
@@ -82,6 +83,8 @@ def propose_new_reasons(
     vectors = embed_tokens(unknown_tokens, seed)
     labels = cluster_texts(vectors, settings.new_reason_max_clusters, seed)
     rows, clusters = [], []
+    # the background of the phrase comparison: every contact of the day, sampled on big nights
+    background = tokens if len(tokens) <= _BACKGROUND_LIMIT else tokens.sample(_BACKGROUND_LIMIT, random_state=seed)
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
         if len(members) < settings.new_reason_min_contacts:
@@ -89,7 +92,7 @@ def propose_new_reasons(
         chosen = unknown.iloc[members]
         clusters.append(chosen.index)
         inside = set(chosen.index)
-        others = [list(t) for i, t in tokens.items() if i not in inside]
+        others = [list(t) for i, t in background.items() if i not in inside]
         phrases = distinctive_phrases([unknown_tokens[m] for m in members], others, top=8)
         centre = vectors[members].mean(axis=0)
         typical = chosen.iloc[np.argsort(-(vectors[members] @ centre))[:_EXAMPLES]]

@@ -30,22 +30,20 @@ def test_timer_records_each_stage():
     assert set(timer.seconds) == {"ingest"} and timer.seconds["ingest"] >= 0
 
 
-def test_nightly_run_without_any_model_falls_back_to_keyword_rules(tmp_path, demo_data, capsys):
+def test_nightly_run_without_any_model_falls_back_to_keyword_rules(tmp_path, demo_data, caplog):
     """Day one: no labels, no model; the reports still come, and say the rules decided."""
-    from pipeline.cli import main
-
     day = demo_data.contacts[demo_data.contacts["started_at"].str[:10] == DEMO_END.isoformat()]
     source = tmp_path / "incoming.csv"
     day.to_csv(source, index=False)
-    assert main(["run", "--date", DEMO_END.isoformat(), "--input", str(source), "--home", str(tmp_path)]) == 0
-    assert "scoring with the taxonomy's keyword rules (cold start)" in capsys.readouterr().err
-    reports = tmp_path / "reports" / DEMO_END.isoformat()
-    hotspots = pd.read_csv(reports / "hotspots.csv", encoding="utf-8-sig")
+    with caplog.at_level("WARNING", logger="pipeline.jobs"):
+        outcome = run_job(Workspace(load_config(), tmp_path), DEMO_END, source=source)
+    assert "scoring with the taxonomy's keyword rules (cold start)" in caplog.text
+    hotspots = pd.read_csv(outcome.reports / "hotspots.csv", encoding="utf-8-sig")
     assert set(hotspots.loc[hotspots["contacts"] > 0, "predicted_by"]) == {"rules"}
-    assert "predicted_by = rules" in (reports / "report.html").read_text(encoding="utf-8")
+    assert "predicted_by = rules" in (outcome.reports / "report.html").read_text(encoding="utf-8")
     stored = pd.read_parquet(tmp_path / "store")
     assert len(stored) == len(day) and set(stored["predicted_by"]) == {"rules"}
-    assert (reports / "new_reasons.csv").exists() and (reports / "run_manifest.json").exists()
+    assert (outcome.reports / "new_reasons.csv").exists() and (outcome.reports / "run_manifest.json").exists()
 
 
 def test_a_rules_model_directory_scores_like_a_trained_one(tmp_path, demo_data):

@@ -96,7 +96,7 @@ def test_import_names_every_bad_row_and_writes_nothing(night_with_labels, capsys
     queue.loc[2, "correct_reason"] = "unknown"
     queue.to_csv(queue_file, index=False, encoding="utf-8-sig")
     before = (home / "labelled.csv").read_bytes()
-    assert main(["review", "import", "--queue", str(queue_file), "--data", str(home / "labelled.csv"), "--home", str(home), "--config", str(config)]) == 1
+    assert main(["review", "import", "--queue", str(queue_file), "--data", str(home / "labelled.csv"), "--home", str(home), "--config", str(config), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "row 2 (contact" in err and "did you mean 'billing_dispute'" in err
     assert "row 4 (contact" in err and "'unknown' is not a reason" in err
