@@ -23,6 +23,7 @@ from sklearn.preprocessing import Normalizer
 from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON, ReviewSettings
 from pipeline.hotspots import distinctive_phrases
+from pipeline.normalize import select_view
 from pipeline.pii import mask_pii_series
 from pipeline.predict import CANDIDATE
 
@@ -66,13 +67,15 @@ def cluster_texts(vectors: np.ndarray, max_clusters: int, seed: int) -> np.ndarr
 
 
 def propose_new_reasons(
-    day: pd.DataFrame, tokens: pd.Series, settings: ReviewSettings, order_patterns: list[str], seed: int = 42
+    day: pd.DataFrame, tokens: pd.Series, settings: ReviewSettings, order_patterns: list[str], seed: int = 42,
+    view: str = "customer",
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Clusters of the day's unknown contacts as proposed reasons, largest first.
 
     ``tokens`` holds each row's token list (same index as ``day``); a cluster's phrases are the
     tokens most over-represented in it against every other contact of the day. Also returns
-    each unknown contact's proposal number (0: in no proposal), indexed like ``day``.
+    each unknown contact's proposal number (0: in no proposal), indexed like ``day``. Examples
+    show the ``view`` turns (what the classifier reads), PII-masked.
     """
     unknown = day[day[s.REASON] == UNKNOWN_REASON]
     assigned = pd.Series(0, index=unknown.index, dtype=int)
@@ -96,8 +99,9 @@ def propose_new_reasons(
         phrases = distinctive_phrases([unknown_tokens[m] for m in members], others, top=8)
         centre = vectors[members].mean(axis=0)
         typical = chosen.iloc[np.argsort(-(vectors[members] @ centre))[:_EXAMPLES]]
-        masked = mask_pii_series(typical[s.TEXT], tuple(order_patterns)).str.slice(0, _EXAMPLE_CHARS)
-        closest = chosen[CANDIDATE].value_counts() if CANDIDATE in chosen else pd.Series(dtype=int)
+        said = typical[s.TEXT].map(lambda text: select_view(text, view).replace("\n", " / "))
+        masked = mask_pii_series(said, tuple(order_patterns)).str.slice(0, _EXAMPLE_CHARS)
+        closest = chosen[CANDIDATE].value_counts().drop(UNKNOWN_REASON, errors="ignore") if CANDIDATE in chosen else pd.Series(dtype=int)
         rows.append(
             {
                 "contacts": len(members),

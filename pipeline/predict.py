@@ -29,6 +29,8 @@ def predict_reasons(classifier, texts: pd.Series, threshold: float) -> pd.DataFr
     probabilities = classifier.predict_proba(texts)
     best = probabilities.argmax(axis=1)
     candidate = np.asarray(classifier.classes_)[best].astype(object)
+    # a flat distribution (keyword rules without a hit) names no candidate
+    candidate[probabilities.max(axis=1) <= probabilities.min(axis=1)] = UNKNOWN_REASON
     confidence = probabilities[np.arange(len(best)), best]
     reason = np.where(confidence >= threshold, candidate, UNKNOWN_REASON)
     return pd.DataFrame(

@@ -60,7 +60,9 @@ def build_report(
     hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings)
     day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
     hotspots = hotspots.assign(predicted_by=hotspots[s.REASON].map(reason_sources(day)).fillna(""))
-    new_reasons, _ = propose_new_reasons(day, tokens[day.index], config.review, config.normalize.order_number_patterns, config.model.seed)
+    new_reasons, _ = propose_new_reasons(
+        day, tokens[day.index], config.review, config.normalize.order_number_patterns, config.model.seed, config.normalize.view
+    )
     reason_rows = hotspots[hotspots["segment"] == ""]
     tables = {
         "hotspots": readable(hotspots[HOTSPOT_COLUMNS]),

@@ -80,3 +80,8 @@ def test_train_rules_writes_a_model_directory_and_train_without_data_is_bad_usag
     assert metadata["kind"] == "rules" and len(metadata["labels"]) == 20
     assert main(["train", "--home", str(tmp_path), "--quiet"]) == 2
     assert "--data" in capsys.readouterr().err
+
+
+def test_a_contact_without_any_keyword_names_no_candidate(rules, config):
+    predicted = predict_reasons(rules, pd.Series(["客户：你好", "客户：账单多扣了"]), config.review.rules_threshold)
+    assert predicted["reason_candidate"].tolist() == ["unknown", "billing_dispute"]
