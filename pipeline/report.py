@@ -179,6 +179,8 @@ def review_queue(day: pd.DataFrame, size: int, order_patterns: list[str]) -> pd.
             s.CONFIDENCE: ranked[s.CONFIDENCE].round(4),
             "why": why,
             "correct_reason": "",
+            "reviewer": "",
+            "comment": "",
         }
     ).reset_index(drop=True)
 

@@ -19,7 +19,7 @@ from pipeline.store import read_store
 
 log = logging.getLogger(__name__)
 
-QUEUE_REQUIRED = (s.CONTACT_ID, "kind", "text_masked", "current_reason", "correct_reason")
+QUEUE_REQUIRED = (s.CONTACT_ID, "text_masked", "correct_reason")
 
 
 def _scored_contacts(workspace: Workspace, scored_files: list[Path] | None, day: date | None) -> tuple[pd.DataFrame, str]:
@@ -108,7 +108,9 @@ def review_import_job(
     queue = read_contacts(queue_file)
     missing = [c for c in QUEUE_REQUIRED if c not in queue.columns]
     if missing:
-        raise InputError(f"{queue_file} lacks {missing}: import the review_queue.csv that `review export` wrote")
+        raise InputError(f"{queue_file} lacks {missing}: import a review_queue.csv written by `review export` or the nightly run")
+    if "current_reason" not in queue:  # the nightly reports' review_queue.csv
+        queue = queue.assign(current_reason=queue.get("predicted_reason"), kind=queue.get("kind", "low_confidence"))
     reviewed, problems = validate_reviews(queue, workspace.taxonomy, reviewer)
     for problem in problems:
         log.error("review - %s: %s", Path(queue_file).name, problem)

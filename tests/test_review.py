@@ -129,3 +129,22 @@ def test_scored_night_gives_disagreements_and_low_confidence(config):
     first = queue.iloc[0]
     assert first["contact_id"] == "C3" and "not recognised" in first["why"]
     assert queue.set_index("contact_id").loc["C1", "suggested_reason"] == "billing_dispute"
+
+
+def test_the_nightly_review_queue_imports_too(tmp_path, demo_data):
+    """The reports' review_queue.csv (predicted_reason, no kind) is a queue like the exported one."""
+    from pipeline.jobs import run_job
+
+    day = demo_data.contacts[demo_data.contacts["started_at"].str[:10] == DEMO_END.isoformat()]
+    day.head(150).to_csv(tmp_path / "night.csv", index=False)
+    workspace = Workspace(load_config(), tmp_path)
+    outcome = run_job(workspace, DEMO_END, source=tmp_path / "night.csv")
+    queue = pd.read_csv(outcome.reports / "review_queue.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert {"correct_reason", "reviewer", "comment"} <= set(queue.columns)
+    queue.loc[:2, "correct_reason"] = "top_up"
+    queue.to_csv(tmp_path / "filled.csv", index=False, encoding="utf-8-sig")
+    summary, _ = review_import_job(workspace, tmp_path / "filled.csv", tmp_path / "new_labels.csv", reviewer="wang.li")
+    assert summary["added"] == 3
+    labels = pd.read_csv(tmp_path / "new_labels.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert labels["reason"].tolist() == ["top_up"] * 3 and (labels["previous_reason"] == queue.loc[:2, "predicted_reason"].to_numpy()).all()
+    assert (labels["text"] != "").all() and set(labels["reviewer"]) == {"wang.li"}
