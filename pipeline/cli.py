@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("--taxonomy", type=Path, help="taxonomy.yaml (default: the config's)")
     check.add_argument("--data", type=Path, help="labelled set: labels outside the taxonomy, reasons with too few examples")
+    check.add_argument("--text-col", help="text column of --data (default: text)")
     check.add_argument("--label-col", help="label column of --data (default: reason)")
     return parser
 
@@ -215,7 +216,7 @@ def dispatch_review(workspace, args: argparse.Namespace) -> int:
         if trained is not None:
             print(f"retrained: macro-F1 {trained.metrics['macro_f1']:.3f} (held out); model in {trained.model_dir}")
     else:
-        findings = review_jobs.taxonomy_check_job(workspace, args.taxonomy, args.data, args.label_col)
+        findings = review_jobs.taxonomy_check_job(workspace, args.taxonomy, args.data, args.text_col, args.label_col)
         for finding in findings:
             print(finding)
         if findings:

@@ -138,7 +138,8 @@ def review_import_job(
 
 
 def taxonomy_check_job(
-    workspace: Workspace, taxonomy_file: Path | None = None, data: Path | None = None, label_col: str | None = None
+    workspace: Workspace, taxonomy_file: Path | None = None, data: Path | None = None,
+    text_col: str | None = None, label_col: str | None = None,
 ) -> list[str]:
     """Findings of the taxonomy lint, one line each (none: clean)."""
     from pipeline.config import load_taxonomy
@@ -147,6 +148,6 @@ def taxonomy_check_job(
     taxonomy = load_taxonomy(taxonomy_file) if taxonomy_file else workspace.taxonomy
     labels = None
     if data is not None:
-        labelled, _, _ = read_labelled(workspace, data, None, label_col, None)
+        labelled, _, _ = read_labelled(workspace, data, text_col, label_col, None)
         labels = labelled[s.REASON]
     return check_taxonomy(taxonomy, workspace.config.normalize, workspace.config.review, labels)
