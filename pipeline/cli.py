@@ -27,6 +27,9 @@ EXAMPLES = {
     "report": "contact-reasons report --scored scored.parquet --as-of 2026-11-20 --out reports/2026-11-20",
     "run": "contact-reasons run --date 2026-11-20 --input incoming/2026-11-20.csv",
     "promote": "contact-reasons promote --model models/contact-reasons/4 --data holdout.csv",
+    "review": "contact-reasons review export --date 2026-11-20 --data labelled.csv --out review_queue.csv",
+    "review import": "contact-reasons review import --queue review_queue.csv --data labelled.csv --reviewer wang.li --retrain",
+    "taxonomy": "contact-reasons taxonomy check --data labelled.csv",
 }
 
 
@@ -63,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, help="demo data seed (default: the fixed demo seed)")
 
     train = command("train", "train and evaluate a reason classifier, log it to MLflow, write the model directory")
-    train.add_argument("--data", type=Path, required=True, help="labelled CSV / JSONL / Parquet")
+    train.add_argument("--data", type=Path, help="labelled CSV / JSONL / Parquet (required unless --rules)")
+    train.add_argument("--rules", action="store_true", help="no labels yet: write a model directory of the taxonomy's keyword rules (cold start)")
     train.add_argument("--text-col", help="text column (default: text)")
     train.add_argument("--label-col", help="label column (default: reason)")
     train.add_argument("--root-cause-col", help="root-cause label column, when the data has one")
@@ -98,6 +102,43 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", type=Path, help="contacts file, folder or glob (default: incoming/<date>*)")
     run.add_argument("--model", type=Path, help="model directory (default: the champion, else the latest under models/<name>/)")
     run.add_argument("--encoding", help="input encoding (default: detected)")
+
+    def group(name: str, help_text: str, example: str):
+        parent = commands.add_parser(
+            name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        return parent.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    review = group("review", "the human review loop: export the contacts worth a look, import the answers",
+                   f"{EXAMPLES['review']}\n  {EXAMPLES['review import']}")
+    export = review.add_parser("export", parents=[common], help="write review_queue.csv ranked by the value of a look",
+                               description="write review_queue.csv ranked by the value of a look", epilog=f"example:\n  {EXAMPLES['review']}",
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("--date", type=_date, help="the night of the store to review (default: the latest)")
+    export.add_argument("--scored", type=Path, nargs="+", help="scored files instead of the store")
+    export.add_argument("--data", type=Path, help="labelled set to check for likely label errors")
+    export.add_argument("--text-col", help="text column of --data (default: text)")
+    export.add_argument("--label-col", help="label column of --data (default: reason)")
+    export.add_argument("--out", type=Path, default=Path("review_queue.csv"), help="queue file (default: review_queue.csv)")
+    imported = review.add_parser("import", parents=[common], help="add a filled review_queue.csv to the labelled set",
+                                 description="add a filled review_queue.csv to the labelled set", epilog=f"example:\n  {EXAMPLES['review import']}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    imported.add_argument("--queue", type=Path, required=True, help="the filled review_queue.csv")
+    imported.add_argument("--data", type=Path, required=True, help="labelled set to update (.csv or .parquet; created if absent)")
+    imported.add_argument("--reviewer", help="reviewer for rows whose reviewer cell is empty")
+    imported.add_argument("--text-col", help="text column of --data (default: text)")
+    imported.add_argument("--label-col", help="label column of --data (default: reason)")
+    imported.add_argument("--retrain", action="store_true", help="train a new model version on the updated set")
+
+    taxonomy = group("taxonomy", "check the taxonomy: overlapping keywords, size, translations, labels", EXAMPLES["taxonomy"])
+    check = taxonomy.add_parser("check", parents=[common], help="lint the taxonomy; exit 1 with one line per finding",
+                                description="lint the taxonomy; exit 1 with one line per finding", epilog=f"example:\n  {EXAMPLES['taxonomy']}",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("--taxonomy", type=Path, help="taxonomy.yaml (default: the config's)")
+    check.add_argument("--data", type=Path, help="labelled set: labels outside the taxonomy, reasons with too few examples")
+    check.add_argument("--text-col", help="text column of --data (default: text)")
+    check.add_argument("--label-col", help="label column of --data (default: reason)")
     return parser
 
 
@@ -121,7 +162,11 @@ def dispatch(args: argparse.Namespace) -> int:
         outcome = jobs.demo_job(workspace, seed=args.seed)
         print(f"demo: {outcome.counts['rows_scored']} contacts scored; reports in {outcome.reports}")
         print(f"open {outcome.reports / 'hotspots.csv'} (Excel) or {outcome.reports / 'report.html'} (browser)")
+    elif args.command == "train" and args.rules:
+        print(f"keyword-rule model (cold start) in {jobs.save_rule_model(workspace, args.out)}")
     elif args.command == "train":
+        if args.data is None:
+            raise ConfigError("train needs --data labelled.csv (or --rules for a keyword-rule model)")
         trained = jobs.train_job(
             workspace, args.data, text_col=args.text_col, label_col=args.label_col,
             root_cause_col=args.root_cause_col, out=args.out, track=not args.no_tracking,
@@ -148,6 +193,36 @@ def dispatch(args: argparse.Namespace) -> int:
         outcome = jobs.run_job(workspace, args.date, source=args.input, model_dir=args.model, encoding=args.encoding)
         c = outcome.counts
         print(f"run {args.date}: {c['rows_read']} read, {c['rows_scored']} scored, {c['rows_rejected']} rejected; reports in {outcome.reports}")
+    else:
+        return dispatch_review(workspace, args)
+    return 0
+
+
+def dispatch_review(workspace, args: argparse.Namespace) -> int:
+    from pipeline import review_jobs
+
+    if args.command == "review" and args.action == "export":
+        summary = review_jobs.review_export_job(
+            workspace, args.out, scored_files=args.scored, day=args.date, data=args.data,
+            text_col=args.text_col, label_col=args.label_col,
+        )
+        print(f"review queue: {summary['rows']} rows {summary['kinds']} in {summary['queue']}; fill correct_reason and reviewer, then `review import`")
+    elif args.command == "review":
+        summary, trained = review_jobs.review_import_job(
+            workspace, args.queue, args.data, reviewer=args.reviewer, text_col=args.text_col,
+            label_col=args.label_col, retrain=args.retrain, track=True,
+        )
+        print(f"imported {summary['reviewed']} reviewed rows into {summary['data']}: {summary['relabelled']} relabelled, {summary['added']} added")
+        if trained is not None:
+            print(f"retrained: macro-F1 {trained.metrics['macro_f1']:.3f} (held out); model in {trained.model_dir}")
+    else:
+        findings = review_jobs.taxonomy_check_job(workspace, args.taxonomy, args.data, args.text_col, args.label_col)
+        for finding in findings:
+            print(finding)
+        if findings:
+            print(f"{len(findings)} finding(s)", file=sys.stderr)
+            return 1
+        print("taxonomy ok: no findings")
     return 0
 
 

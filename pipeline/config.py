@@ -147,6 +147,27 @@ class HotspotSettings(Section):
     denominator: DenominatorSettings | None = None
 
 
+class ReviewSettings(Section):
+    """The human review loop: cold-start keyword rules, the review queue, new-reason proposals
+    and the taxonomy lint."""
+
+    # keyword-rule confidence below which a contact is 'unknown' (one clean keyword hit ≈ 0.5)
+    rules_threshold: float = Field(0.4, gt=0, lt=1)
+    # out-of-fold folds of the label-error check on the labelled set
+    label_error_folds: int = Field(3, ge=2)
+    # share of the labelled set the label-error check may put in the queue at most
+    label_error_share: float = Field(0.15, gt=0, le=1)
+    # a rules/model disagreement is queued when both are at least this confident
+    disagreement_confidence: float = Field(0.5, ge=0, le=1)
+    # new-reason proposals: clusters of the day's unknown contacts
+    new_reason_max_clusters: int = Field(8, ge=1)
+    new_reason_min_contacts: int = Field(5, ge=2)
+    # taxonomy lint: a reason needs this many labelled examples
+    min_examples_per_reason: int = Field(20, ge=1)
+    min_reasons: int = Field(10, ge=1)
+    max_reasons: int = Field(60, ge=1)
+
+
 class CostSettings(Section):
     currency: str = "CNY"
     cost_per_minute: float = Field(2.5, ge=0)
@@ -176,6 +197,7 @@ class PipelineConfig(Section):
     effort: EffortSettings = EffortSettings()
     hotspots: HotspotSettings = HotspotSettings()
     cost: CostSettings = CostSettings()
+    review: ReviewSettings = ReviewSettings()
     paths: PathSettings = PathSettings()
     tracking: TrackingSettings = TrackingSettings()
     quadrant_cutoff: float = Field(3, ge=1, le=5)

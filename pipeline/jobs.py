@@ -34,6 +34,7 @@ from pipeline.errors import InputError, PromotionRefused, RejectsExceeded
 from pipeline.ingest import ingest_contacts, rename_columns
 from pipeline.io import find_input_files, input_fingerprints, read_contacts, read_denominator, write_csv, write_json, write_table, read_table
 from pipeline.modelstore import (
+    METADATA_FILE,
     LoadedModel,
     champion_dir,
     load_model,
@@ -365,6 +366,46 @@ def report_job(workspace: Workspace, scored_files: list[Path], as_of: date, out:
     return write_report(report, out, manifest(workspace, as_of, list(scored_files), counts, None, timer), pd.DataFrame())
 
 
+def rule_model(workspace: Workspace) -> LoadedModel:
+    """The cold-start model: the taxonomy's keywords as rules, no labelled data needed."""
+    from pipeline.rules import build_rule_model
+
+    pipeline = build_rule_model(workspace.taxonomy, workspace.config.normalize)
+    metadata = {
+        "name": "keyword-rules",
+        "version": file_sha256(workspace.config.taxonomy)[:12],
+        "kind": "rules",
+        "labels": [str(label) for label in pipeline.classes_],
+        "unknown_threshold": workspace.config.review.rules_threshold,
+        "taxonomy_sha256": file_sha256(workspace.config.taxonomy),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "code_version": code_version(),
+    }
+    return LoadedModel(pipeline, metadata, Path(workspace.config.taxonomy))
+
+
+def save_rule_model(workspace: Workspace, out: Path | None = None) -> Path:
+    """A model directory of kind ``rules`` (``train --rules``), scored like any trained model."""
+    model = rule_model(workspace)
+    model_dir = Path(out).resolve() if out else workspace.model_root / str(next_version(workspace.model_root))
+    return save_model(model.pipeline, model_dir, model.metadata)
+
+
+def nightly_model(workspace: Workspace, model_dir: Path | None = None) -> LoadedModel:
+    """``--model``, else the champion or latest version, else (day one) the keyword rules."""
+    if model_dir is not None:
+        return load_model(model_dir)
+    root = workspace.model_root
+    if champion_dir(root) is None and not any((p / METADATA_FILE).exists() for p in root.glob("*") if p.name.isdigit()):
+        log.warning(
+            "run - no trained model under %s: scoring with the taxonomy's keyword rules (cold start); reports mark "
+            "these reasons predicted_by=rules. Label contacts (`contact-reasons review export`) and train to replace them",
+            root,
+        )
+        return rule_model(workspace)
+    return load_model(nightly_model_dir(root))
+
+
 def default_input(workspace: Workspace, run_date: date) -> Path:
     incoming = workspace.path(workspace.config.paths.incoming)
     matches = sorted(incoming.glob(f"{run_date.isoformat()}*"))
@@ -395,7 +436,7 @@ def run_job(
     store = workspace.path(config.paths.store)
     out = workspace.path(config.paths.reports) / batch
     with timer("load_model"):
-        model = load_model(model_dir or nightly_model_dir(workspace.model_root))
+        model = nightly_model(workspace, model_dir)
     with timer("ingest"):
         source = source or default_input(workspace, run_date)
         raw, ingested, files = ingest_inputs(workspace, source, encoding, s.REQUIRED_COLUMNS, stored_ids(store, batch))

@@ -10,6 +10,7 @@ import pandas as pd
 
 from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON
+from pipeline.rules import prediction_source
 
 log = logging.getLogger(__name__)
 
@@ -17,17 +18,24 @@ CANDIDATE = "reason_candidate"
 
 
 def predict_reasons(classifier, texts: pd.Series, threshold: float) -> pd.DataFrame:
-    """The most probable reason and its probability; ``unknown`` when it is below ``threshold``."""
+    """The most probable reason and its probability; ``unknown`` when it is below ``threshold``.
+
+    ``predicted_by`` says whether a trained model or the taxonomy's keyword rules decided.
+    """
     texts = pd.Series(texts).fillna("").astype(str)
     if texts.empty:
-        return pd.DataFrame({s.REASON: pd.Series(dtype=object), CANDIDATE: pd.Series(dtype=object), s.CONFIDENCE: pd.Series(dtype=float)})
+        return pd.DataFrame({s.REASON: pd.Series(dtype=object), CANDIDATE: pd.Series(dtype=object), s.CONFIDENCE: pd.Series(dtype=float),
+                             s.PREDICTED_BY: pd.Series(dtype=object)})
     probabilities = classifier.predict_proba(texts)
     best = probabilities.argmax(axis=1)
     candidate = np.asarray(classifier.classes_)[best].astype(object)
+    # a flat distribution (keyword rules without a hit) names no candidate
+    candidate[probabilities.max(axis=1) <= probabilities.min(axis=1)] = UNKNOWN_REASON
     confidence = probabilities[np.arange(len(best)), best]
     reason = np.where(confidence >= threshold, candidate, UNKNOWN_REASON)
     return pd.DataFrame(
-        {s.REASON: reason, CANDIDATE: candidate, s.CONFIDENCE: confidence.astype(float)}, index=texts.index
+        {s.REASON: reason, CANDIDATE: candidate, s.CONFIDENCE: confidence.astype(float), s.PREDICTED_BY: prediction_source(classifier)},
+        index=texts.index,
     )
 
 

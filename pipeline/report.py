@@ -16,6 +16,7 @@ import pandas as pd
 
 from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON, PipelineConfig
+from pipeline.discover import propose_new_reasons
 from pipeline.hotspots import (
     Window,
     contacts_per_thousand,
@@ -33,7 +34,7 @@ from pipeline.tokenize import Tokenizer
 log = logging.getLogger(__name__)
 
 HOTSPOT_COLUMNS = [
-    "rank", "reason", "segment", "name_zh", "name_en", "quadrant", "observed_quadrant", "quadrant_flag",
+    "rank", "reason", "segment", "name_zh", "name_en", "predicted_by", "quadrant", "observed_quadrant", "quadrant_flag",
     "customer_value", "company_value", "action", "contacts", "share",
     "baseline", "change_pct", "p_value", "p_adjusted", "spike", "effort_rate", "repeat_rate",
     "transfer_rate", "observed_effort_rate", "mean_handle_min", "estimated_cost", "annual_cost", "annual_prize", "currency",
@@ -66,6 +67,10 @@ def build_report(
     tokens = pd.Series([tokenizer(text) for text in prepared], index=in_window.index, dtype=object)
     hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings)
     day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
+    hotspots = hotspots.assign(predicted_by=hotspots[s.REASON].map(reason_sources(day)).fillna(""))
+    new_reasons, _ = propose_new_reasons(
+        day, tokens[day.index], config.review, config.normalize.order_number_patterns, config.model.seed, config.normalize.view
+    )
     reason_rows = hotspots[hotspots["segment"] == ""]
     columns = list(HOTSPOT_COLUMNS)
     if denominator is not None:
@@ -78,6 +83,7 @@ def build_report(
         "trend": trend_table(in_window, window, reasons, denominator),
         "self_service": self_service_candidates(in_window, hotspots[hotspots["segment"] == ""], config.model.seed),
         "review_queue": review_queue(day, settings.review_queue_size, config.normalize.order_number_patterns),
+        "new_reasons": new_reasons,
     }
     return Report(as_of, tables, render_html(tables, as_of, config.quadrant_cutoff))
 
@@ -98,6 +104,14 @@ def readable(table: pd.DataFrame) -> pd.DataFrame:
 def _top_reasons(frame: pd.DataFrame, count: int = 3) -> str:
     top = frame.sort_values("contacts", ascending=False).head(count)
     return "; ".join(f"{r.name_en} ({r.contacts})" for r in top.itertuples() if r.contacts > 0)
+
+
+def reason_sources(day: pd.DataFrame) -> pd.Series:
+    """Per reason: who decided today's contacts — ``model``, ``rules`` (cold start) or both."""
+    if s.PREDICTED_BY not in day or day.empty:  # scored before the rules existed: a model
+        return pd.Series("model", index=pd.Index(day[s.REASON].unique() if len(day) else []), dtype=object)
+    sources = day[s.PREDICTED_BY].fillna("model")
+    return sources.groupby(day[s.REASON]).agg(lambda values: "+".join(sorted(set(values))))
 
 
 def quadrant_summary(reason_rows: pd.DataFrame) -> pd.DataFrame:
@@ -179,6 +193,8 @@ def review_queue(day: pd.DataFrame, size: int, order_patterns: list[str]) -> pd.
             s.CONFIDENCE: ranked[s.CONFIDENCE].round(4),
             "why": why,
             "correct_reason": "",
+            "reviewer": "",
+            "comment": "",
         }
     ).reset_index(drop=True)
 
@@ -284,15 +300,21 @@ def render_html(tables: dict[str, pd.DataFrame], as_of: date, cutoff: float = 3)
         + "</svg>"
         + legend
     )
-    top = hotspots.head(10)[["rank", "name_zh", "name_en", "segment", "quadrant", "contacts", "baseline", "change_pct", "spike", "top_phrases"]]
+    top = hotspots.head(10)[["rank", "name_zh", "name_en", "predicted_by", "segment", "quadrant", "contacts", "baseline", "change_pct", "spike", "top_phrases"]]
     table = top.to_html(index=False, escape=True, float_format=lambda v: f"{v:.1f}", border=0, classes="hotspots")
     quadrants = tables["quadrants"].to_html(index=False, escape=True, float_format=lambda v: f"{v:,.2f}", border=0)
+    by_rules = hotspots[hotspots["predicted_by"].astype(str).str.contains("rules")] if "predicted_by" in hotspots else hotspots.iloc[:0]
+    rules_note = (
+        f'<p class="rules-note"><b>Cold start:</b> {len(by_rules)} reason rows come from the taxonomy\'s keyword rules '
+        "(<code>predicted_by = rules</code>), not from a trained model; train one from reviewed labels to replace them.</p>"
+        if len(by_rules) else ""
+    )
     return (
         "<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\">"
         f"<title>Contact reasons {as_of}</title><style>body{{font-family:sans-serif;margin:2em}}"
         "table{border-collapse:collapse}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}"
         "</style></head><body>"
-        f"<h1>Contact reasons — {as_of}</h1><h2>Value–irritant matrix</h2>"
+        f"<h1>Contact reasons — {as_of}</h1>{rules_note}<h2>Value–irritant matrix</h2>"
         f'<div style="display:flex;gap:24px;align-items:flex-start"><div>{svg}</div>'
         '<div><h3 style="margin-top:0">Trends of the top hotspots</h3>'
         '<p class="legend">daily contacts; shaded: baseline mean ±2√mean; dot: today (red = spike)</p>'

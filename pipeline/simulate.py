@@ -1,7 +1,8 @@
 """Synthetic contact streams with known truth, for validating the spike test.
 
 Stationary Poisson counts per reason with a weekly pattern, and chosen multipliers on the last
-day. Used by the hotspot tests and ``benchmarks/bench_hotspots.py``.
+day. Used by the hotspot tests and ``benchmarks/bench_hotspots.py``. Also label noise with a
+known answer (``flip_labels``) for the review loop's label-error check.
 """
 
 from __future__ import annotations
@@ -62,3 +63,15 @@ def synthetic_reasons(count: int = 20) -> pd.DataFrame:
             "quadrant": [quadrants[r % 4] for r in range(count)],
         }
     )
+
+
+def flip_labels(labels: pd.Series, share: float, seed: int) -> tuple[pd.Series, np.ndarray]:
+    """``labels`` with about ``share`` of them replaced by another label chosen at random, and
+    which rows were flipped."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    flipped = rng.random(len(labels)) < share
+    noisy = labels.to_numpy().copy()
+    for i in np.flatnonzero(flipped):
+        noisy[i] = rng.choice(classes[classes != noisy[i]])
+    return pd.Series(noisy, index=labels.index), flipped

@@ -60,7 +60,8 @@ def test_missing_denominator_file_fails_before_anything_runs(tmp_path, capsys):
 
 
 def test_missing_model_exits_1_and_says_what_to_do(tmp_path, capsys):
-    assert main(["run", "--date", "2026-11-20", "--home", str(tmp_path), "--quiet"]) == 1
+    model = str(tmp_path / "models" / "none")
+    assert main(["run", "--date", "2026-11-20", "--home", str(tmp_path), "--model", model, "--quiet"]) == 1
     assert "contact-reasons train" in capsys.readouterr().err
 
 

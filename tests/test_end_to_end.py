@@ -10,8 +10,8 @@ from pipeline.cli import main
 from pipeline.demo import DEMO_END, HOTSPOTS
 
 REPORT_FILES = ["hotspots.csv", "quadrants.csv", "root_causes.csv", "trend.csv", "review_queue.csv", "self_service.csv",
-                "rejects.csv", "report.html", "run_manifest.json"]
-HOTSPOT_COLUMNS = ["reason", "name_zh", "name_en", "quadrant", "action", "contacts", "share", "baseline",
+                "new_reasons.csv", "rejects.csv", "report.html", "run_manifest.json"]
+HOTSPOT_COLUMNS = ["reason", "name_zh", "name_en", "predicted_by", "quadrant", "action", "contacts", "share", "baseline",
                    "change_pct", "p_adjusted", "spike", "effort_rate", "repeat_rate", "transfer_rate",
                    "mean_handle_min", "estimated_cost", "top_phrases", "example_contact_ids"]
 

@@ -28,3 +28,31 @@ def test_timer_records_each_stage():
     with timer("ingest"):
         pass
     assert set(timer.seconds) == {"ingest"} and timer.seconds["ingest"] >= 0
+
+
+def test_nightly_run_without_any_model_falls_back_to_keyword_rules(tmp_path, demo_data, caplog):
+    """Day one: no labels, no model; the reports still come, and say the rules decided."""
+    day = demo_data.contacts[demo_data.contacts["started_at"].str[:10] == DEMO_END.isoformat()]
+    source = tmp_path / "incoming.csv"
+    day.to_csv(source, index=False)
+    with caplog.at_level("WARNING", logger="pipeline.jobs"):
+        outcome = run_job(Workspace(load_config(), tmp_path), DEMO_END, source=source)
+    assert "scoring with the taxonomy's keyword rules (cold start)" in caplog.text
+    hotspots = pd.read_csv(outcome.reports / "hotspots.csv", encoding="utf-8-sig")
+    assert set(hotspots.loc[hotspots["contacts"] > 0, "predicted_by"]) == {"rules"}
+    assert "predicted_by = rules" in (outcome.reports / "report.html").read_text(encoding="utf-8")
+    stored = pd.read_parquet(tmp_path / "store")
+    assert len(stored) == len(day) and set(stored["predicted_by"]) == {"rules"}
+    assert (outcome.reports / "new_reasons.csv").exists() and (outcome.reports / "run_manifest.json").exists()
+
+
+def test_a_rules_model_directory_scores_like_a_trained_one(tmp_path, demo_data):
+    from pipeline.jobs import save_rule_model
+    from pipeline.modelstore import load_model
+
+    workspace = Workspace(load_config(), tmp_path)
+    model = load_model(save_rule_model(workspace))
+    assert model.metadata["kind"] == "rules" and model.threshold == workspace.config.review.rules_threshold
+    texts = demo_data.contacts["text"].head(50)
+    assert set(model.pipeline.predict(texts)) <= {reason.id for reason in workspace.taxonomy.reasons}
+    assert model.pipeline.predict_proba(texts).shape == (50, len(workspace.taxonomy.reasons))

@@ -38,7 +38,7 @@ def scored_frame(taxonomy, days=35, seed=1):
 def test_report_tables_and_files(tmp_path, taxonomy, config):
     scored = scored_frame(taxonomy)
     report = build_report(scored, AS_OF, reason_table(taxonomy), config, Tokenizer())
-    assert set(report.tables) == {"hotspots", "quadrants", "root_causes", "trend", "review_queue", "self_service"}
+    assert set(report.tables) == {"hotspots", "quadrants", "root_causes", "trend", "review_queue", "self_service", "new_reasons"}
     assert report.tables["hotspots"]["contacts"].sum() == 60
     assert report.tables["trend"]["contacts"].sum() == 60 * 29  # 28 baseline days + the day itself
     assert report.tables["quadrants"]["share"].sum() == 1.0
