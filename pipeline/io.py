@@ -8,9 +8,11 @@ replace files atomically (write a temporary file beside the target, then rename)
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -163,6 +165,13 @@ def _escape_cell(value: object) -> object:
     return value
 
 
+@functools.cache
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
@@ -172,10 +181,70 @@ def atomic_path(target: Path) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(temporary)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; the target should not be
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+STAGING, REPLACED = ".staging-", ".replaced-"
+
+
+@contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """Yield an empty hidden folder beside ``target``; on success it replaces ``target`` whole.
+
+    Readers see the old folder or the new one, never a mix of their files (files the new one
+    does not write are carried over from the old one). The old folder is renamed aside, the new
+    one renamed in, the old one deleted; a crash between the two renames leaves the old folder
+    under its aside name, which ``remove_leftovers`` puts back.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{STAGING}", dir=target.parent))
+    os.chmod(staging, 0o777 & ~_umask())
+    aside = target.with_name(f".{target.name}{REPLACED}{staging.name.rsplit('-', 1)[1]}")
+    try:
+        yield staging
+        if target.exists():
+            _carry_over(target, staging)
+            os.rename(target, aside)
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if aside.exists():
+                os.rename(aside, target)
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _carry_over(old: Path, new: Path) -> None:
+    """Files of the old folder that the new one does not write (a person's notes …) are kept."""
+    for path in old.iterdir():
+        if path.is_file() and not path.name.startswith(".") and not (new / path.name).exists():
+            shutil.copy2(path, new / path.name)
+
+
+def remove_leftovers(*roots: Path) -> None:
+    """Undo what a killed writer left under ``roots``: temporary files, staging folders, and an
+    old folder set aside but not yet replaced (put back). Call it only while holding the run lock."""
+    for root in map(Path, roots):
+        if not root.is_dir():
+            continue
+        for aside in sorted(root.glob(f".*{REPLACED}*")):
+            target = aside.with_name(aside.name[1:].rsplit(REPLACED, 1)[0])
+            if target.exists():
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                os.rename(aside, target)
+                log.warning("recovered %s from an interrupted run", target)
+        for staging in root.glob(f".*{STAGING}*"):
+            shutil.rmtree(staging, ignore_errors=True)
+        for temporary in root.rglob(".*.tmp"):
+            temporary.unlink(missing_ok=True)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:

@@ -46,6 +46,7 @@ from pipeline.pii import mask_pii_series
 from pipeline.predict import score_contacts
 from pipeline.quadrants import reason_table
 from pipeline.report import build_report, write_report
+from pipeline.runlock import exclusive_run
 from pipeline.store import read_store, stored_ids, write_batch
 from pipeline.tokenize import Tokenizer, read_stopwords, read_user_words, words_hash
 from pipeline.train import evaluate_predictions, per_class_table, train_classifier
@@ -378,6 +379,7 @@ class RunOutcome:
     counts: dict
 
 
+@exclusive_run
 def run_job(
     workspace: Workspace,
     run_date: date,
@@ -408,7 +410,7 @@ def run_job(
             last = date.fromisoformat(ingested.contacts[s.CONTACT_DATE].max())
             span = (last - first).days + config.effort.repeat_window_days + 1
             days = [(first - timedelta(days=config.effort.repeat_window_days) + timedelta(days=i)).isoformat() for i in range(span)]
-            recent = read_store(store, dates=days, columns=[s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL])
+            recent = read_store(store, dates=days, columns=[s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL], except_batch=batch)
         scored = score_frame(workspace, model, ingested.contacts, recent)
     counts["rows_scored"] = len(scored)
     with timer("store"):

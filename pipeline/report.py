@@ -17,7 +17,7 @@ import pandas as pd
 from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON, PipelineConfig
 from pipeline.hotspots import Window, explain_hotspots, find_hotspots
-from pipeline.io import write_csv, write_json, write_text
+from pipeline.io import staged_folder, write_csv, write_json, write_text
 from pipeline.normalize import prepare_texts
 from pipeline.pii import mask_pii_series
 from pipeline.predict import CANDIDATE
@@ -233,13 +233,12 @@ def render_html(tables: dict[str, pd.DataFrame], as_of: date, cutoff: float = 3)
 def write_report(report: Report, out: Path, manifest: dict, rejects: pd.DataFrame) -> Path:
     """Write every file; the manifest goes last so its presence means the report is complete."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "run_manifest.json").unlink(missing_ok=True)
-    for name, table in report.tables.items():
-        write_csv(table, out / f"{name}.csv")
-    write_csv(rejects.reindex(columns=list(s.REJECT_COLUMNS)), out / "rejects.csv")
-    write_text(report.html, out / "report.html")
-    write_json(manifest, out / "run_manifest.json")
+    with staged_folder(out) as staging:  # the day's folder is replaced whole, never file by file
+        for name, table in report.tables.items():
+            write_csv(table, staging / f"{name}.csv")
+        write_csv(rejects.reindex(columns=list(s.REJECT_COLUMNS)), staging / "rejects.csv")
+        write_text(report.html, staging / "report.html")
+        write_json(manifest, staging / "run_manifest.json")
     log.info("report - %s written to %s", report.as_of, out)
     return out
 

@@ -1,10 +1,21 @@
 import json
+import os
+import stat
 
 import pandas as pd
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.io import decode_bytes, escape_formulas, find_input_files, read_contacts, write_csv, write_json
+from pipeline.io import (
+    decode_bytes,
+    escape_formulas,
+    find_input_files,
+    read_contacts,
+    remove_leftovers,
+    staged_folder,
+    write_csv,
+    write_json,
+)
 
 SAMPLE = "contact_id,text,started_at\nA1,我的账单不对，多扣了月租,2026-11-20T09:00:00+08:00\nA2,寬頻斷咗成日,2026-11-20T10:00:00\n"
 
@@ -98,3 +109,49 @@ def test_decode_prefers_the_decoding_with_common_characters():
     data = "請問我的帳單為什麼這麼多".encode("big5")
     text, used = decode_bytes(data)
     assert used == "big5" and text == "請問我的帳單為什麼這麼多"
+
+
+def test_written_files_and_report_folders_follow_the_umask_not_private(tmp_path):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = write_csv(pd.DataFrame({"a": [1]}), tmp_path / "out.csv")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    with staged_folder(tmp_path / "day") as staging:
+        write_json({"a": 1}, staging / "m.json")
+    assert stat.S_IMODE((tmp_path / "day").stat().st_mode) == 0o777 & ~mask
+
+
+def test_a_staged_folder_replaces_the_old_one_whole_and_keeps_foreign_files(tmp_path):
+    day = tmp_path / "day"
+    day.mkdir()
+    (day / "notes.txt").write_text("a person's notes")
+    (day / "hotspots.csv").write_text("old")
+    with staged_folder(day) as staging:
+        (staging / "hotspots.csv").write_text("new")
+    assert (day / "hotspots.csv").read_text() == "new"
+    assert (day / "notes.txt").read_text() == "a person's notes"
+    assert [p.name for p in tmp_path.iterdir()] == ["day"]
+
+
+def test_a_failed_staged_folder_leaves_the_old_one_untouched(tmp_path):
+    day = tmp_path / "day"
+    day.mkdir()
+    (day / "hotspots.csv").write_text("old")
+    with pytest.raises(RuntimeError), staged_folder(day) as staging:
+        (staging / "hotspots.csv").write_text("new")
+        raise RuntimeError("stage failed")
+    assert (day / "hotspots.csv").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["day"]
+
+
+def test_leftovers_of_a_killed_run_are_cleared_and_a_folder_set_aside_comes_back(tmp_path):
+    (tmp_path / ".2026-11-20.replaced-abc").mkdir()
+    (tmp_path / ".2026-11-20.replaced-abc" / "hotspots.csv").write_text("previous")
+    (tmp_path / ".2026-11-20.staging-abc").mkdir()
+    (tmp_path / ".2026-11-19.replaced-xyz").mkdir()
+    (tmp_path / "2026-11-19").mkdir()
+    (tmp_path / "2026-11-19" / ".trend.csv.k2j4.tmp").write_text("half")
+    remove_leftovers(tmp_path)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "2026-11-19", "2026-11-20", "2026-11-20/hotspots.csv",
+    ]
