@@ -14,29 +14,23 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
+from pipeline import schemas as s
 from pipeline.config import file_sha256
+from pipeline.encoding import decode_bytes
 from pipeline.errors import InputError
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# Tried in this order when no encoding is given and the file has no byte-order mark.
-CANDIDATE_ENCODINGS = ("utf-8", "gb18030", "big5")
-# Frequent characters of simplified and traditional Chinese prose: a decoding that produces many
-# of them is the right one; mojibake produces rare characters.
-COMMON_CHINESE = set(
-    "的是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学"
-    "对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头"
-    "們個這來為時國說會對還發過裡後麼無開與當經點話電請您費網號碼帳單問題"
-)
-
 
 def find_input_files(source: Path) -> list[Path]:
     """A file, a folder (its supported files) or a glob pattern, as a sorted list of files."""
@@ -58,55 +52,13 @@ def _glob(pattern: Path) -> list[str]:
     return [p for p in glob.glob(str(pattern)) if Path(p).is_file()]
 
 
-def decode_bytes(data: bytes, encoding: str | None = None) -> tuple[str, str]:
-    """Decode a file's bytes: the given encoding, a byte-order mark, or the best candidate.
-
-    A wrong guess must never produce silent mojibake, so a candidate is accepted only when it
-    decodes strictly; when several do, the one yielding the most common Chinese characters wins.
-    """
-    if encoding:
-        try:
-            return data.decode(encoding), encoding
-        except LookupError:
-            raise InputError(f"unknown encoding '{encoding}'; try utf-8, gb18030, big5 or utf-16") from None
-        except UnicodeDecodeError as error:
-            raise InputError(
-                f"the file is not valid {encoding} (byte {error.start}): "
-                "check --encoding, or leave it out to detect the encoding"
-            ) from None
-    for bom, name in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-        if data.startswith(bom):
-            return _decode_strict(data, name), name
-    decoded = {}
-    for name in CANDIDATE_ENCODINGS:
-        try:
-            decoded[name] = data.decode(name)
-        except UnicodeDecodeError:
-            continue
-        if name == "utf-8":
-            return decoded[name], name
-    if not decoded:
-        raise InputError(
-            "cannot detect the file's encoding (tried UTF-8, GB18030, Big5): give it with --encoding"
-        )
-    best = max(decoded, key=lambda name: sum(ch in COMMON_CHINESE for ch in decoded[name]))
-    return decoded[best], best
-
-
-def _decode_strict(data: bytes, encoding: str) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as error:
-        raise InputError(f"the file starts with a {encoding} byte-order mark but byte {error.start} is invalid") from None
-
-
 def read_contacts(path: Path, encoding: str | None = None) -> pd.DataFrame:
     """Read one contact file with every value as text, plus ``source_file`` and ``source_row``."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            frame = pd.read_parquet(path)
+            frame = _text_from_bytes(pd.read_parquet(path))
         else:
             text, used = decode_bytes(path.read_bytes(), encoding)
             log.debug("ingest - %s decoded as %s", path.name, used)
@@ -115,11 +67,13 @@ def read_contacts(path: Path, encoding: str | None = None) -> pd.DataFrame:
         raise InputError(f"input file not found: {path}") from None
     except InputError as error:
         raise InputError(f"{path}: {error}") from None
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, pa.ArrowException) as error:
         raise InputError(f"cannot read {path}: {str(error).splitlines()[0]}") from None
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         raise InputError(f"{path}: duplicated column names {duplicated}; rename them and run again")
+    if frame.empty:
+        log.warning("ingest - %s holds no rows", path)
     frame = frame.astype(object).where(frame.notna(), None)
     frame.insert(0, "source_row", range(1, len(frame) + 1))
     frame.insert(0, "source_file", path.name)
@@ -131,23 +85,96 @@ def _parse_text(text: str, suffix: str, path: Path) -> pd.DataFrame:
 
     if not text.strip():
         raise InputError("the file is empty")
+    text = text.replace("\x00", " ")  # pandas' parser silently cuts a value at a NUL
     if suffix in (".jsonl", ".json"):
-        try:
-            return pd.read_json(StringIO(text), lines=suffix == ".jsonl", dtype=False)
-        except ValueError as error:
-            raise InputError(f"not valid JSON lines: {error}") from None
+        return _parse_json(text, lines=suffix == ".jsonl")
     separator = "\t" if suffix == ".tsv" else ","
-    header = next(csv.reader(StringIO(text), delimiter=separator), [])
+    try:
+        header = [name.strip().lstrip("\ufeff") for name in next(csv.reader(StringIO(text, newline=""), delimiter=separator))]
+    except csv.Error as error:
+        raise InputError(f"malformed CSV header: {error}") from None
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise InputError(f"duplicated column names {duplicated}; rename them and run again")
+    if len(header) == 1 and (other := next((c for c in ";\t|" if c in header[0]), None)):
+        raise InputError(f"the header is one column '{header[0][:60]}': the file is separated by {other!r}, not {separator!r}")
     try:
-        return pd.read_csv(
-            StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_values=[""],
-            on_bad_lines="error",
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_values=[""],
+                on_bad_lines="error", index_col=False,
+            )
+    except pd.errors.ParserWarning:
+        raise InputError(
+            f"rows have more fields than the header's {len(header)}: quote values that hold {separator!r}"
+        ) from None
     except pd.errors.ParserError as error:
-        raise InputError(f"malformed CSV: {str(error).strip()}; fix the quoting of that line") from None
+        problem = str(error).strip()
+        if "EOF inside string" in problem:
+            raise InputError(f"malformed CSV, a quoted value is never closed ({problem}): the file looks truncated, or a quote is missing") from None
+        raise InputError(f"malformed CSV: {problem}; fix the quoting of that line") from None
+    _check_last_row(text, separator, len(header))
+    frame.columns = header
+    return frame
+
+
+def _check_last_row(text: str, separator: str, columns: int) -> None:
+    """A file cut short ends without a line break, in a row with too few fields."""
+    if text.endswith(("\n", "\r")):
+        return
+    last = text.rsplit("\n", 1)[-1].rsplit("\r", 1)[-1]
+    if '"' not in last and last.count(separator) + 1 < columns:  # quoted values: pandas has judged
+        raise InputError(
+            f"the last row has {last.count(separator) + 1} of {columns} fields and no line break: "
+            "the file looks truncated; copy or export it again"
+        )
+
+
+def _parse_json(text: str, lines: bool) -> pd.DataFrame:
+    from io import StringIO
+
+    try:
+        return pd.read_json(StringIO(text), lines=lines, dtype=False)
+    except ValueError as error:
+        if not lines:
+            raise InputError(f"not valid JSON: {str(error).splitlines()[0]}") from None
+    return _parse_json_lines(text)
+
+
+def _parse_json_lines(text: str) -> pd.DataFrame:
+    """Line by line, when pandas gives up: a broken line becomes a row that ingest rejects."""
+    lines = text.split("\n")
+    records: list[dict] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # the last line, and no line break after it
+                raise InputError(f"the last line ({number}) is cut short: the file looks truncated; copy or export it again") from None
+            record = {s.READ_ERROR: f"line {number} is not valid JSON ({error.msg})"}
+        if not isinstance(record, dict):
+            record = {s.READ_ERROR: f"line {number} is not a JSON object"}
+        records.append(record)
+    frame = pd.DataFrame.from_records(records)
+    if s.READ_ERROR in frame.columns and frame[s.READ_ERROR].notna().all():
+        raise InputError(f"no line is a JSON object ({frame[s.READ_ERROR].iloc[0]})")
+    return frame
+
+
+def _text_from_bytes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet binary columns hold UTF-8 text or they are not contact data."""
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object and values.map(lambda v: isinstance(v, bytes | bytearray)).any():
+            try:
+                frame[column] = values.map(lambda v: v.decode("utf-8") if isinstance(v, bytes | bytearray) else v)
+            except UnicodeDecodeError:
+                raise InputError(f"column '{column}' holds binary data, not UTF-8 text") from None
+    return frame
 
 
 def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:

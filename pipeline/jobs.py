@@ -110,7 +110,10 @@ def code_version() -> str:
 def read_inputs(source: Path, encoding: str | None) -> tuple[pd.DataFrame, list[Path]]:
     files = find_input_files(source)
     frames = [read_contacts(path, encoding) for path in files]
-    return pd.concat(frames, ignore_index=True), files
+    raw = pd.concat(frames, ignore_index=True)
+    if raw.empty:
+        raise InputError(f"{source} holds no contact rows (a header only?): check the export and run again")
+    return raw, files
 
 
 def read_labelled(
@@ -305,9 +308,11 @@ def score_frame(
     return scored
 
 
-def ingest_inputs(workspace: Workspace, source: Path, encoding: str | None, required, known_ids=frozenset()):
+def ingest_inputs(workspace: Workspace, source: Path, encoding: str | None, required, known_ids=frozenset(), not_after=None):
     raw, files = read_inputs(source, encoding or workspace.config.ingest.encoding)
-    result = ingest_contacts(raw, workspace.config.columns, workspace.config.ingest, required=required, known_ids=known_ids)
+    result = ingest_contacts(
+        raw, workspace.config.columns, workspace.config.ingest, required=required, known_ids=known_ids, not_after=not_after
+    )
     return raw, result, files
 
 
@@ -398,11 +403,14 @@ def run_job(
         model = load_model(model_dir or nightly_model_dir(workspace.model_root))
     with timer("ingest"):
         source = source or default_input(workspace, run_date)
-        raw, ingested, files = ingest_inputs(workspace, source, encoding, s.REQUIRED_COLUMNS, stored_ids(store, batch))
+        # a contact dated after the run date (a day's grace for exports cut after midnight) is a clock error
+        known = stored_ids(store, batch)
+        raw, ingested, files = ingest_inputs(workspace, source, encoding, s.REQUIRED_COLUMNS, known, run_date + timedelta(days=1))
     counts = {"rows_read": len(raw), "rows_scored": 0, "rows_rejected": len(ingested.rejects)}
+    refused = out.with_name(f"{batch}.rejects.csv")  # beside the day's folder: its last good report stays whole
     if len(raw) and len(ingested.rejects) / len(raw) > config.ingest.reject_tolerance:
-        write_csv(ingested.rejects, out / "rejects.csv")
-        check_tolerance(len(raw), ingested.rejects, config.ingest.reject_tolerance, out / "rejects.csv")
+        write_csv(ingested.rejects, refused)
+        check_tolerance(len(raw), ingested.rejects, config.ingest.reject_tolerance, refused)
     with timer("score"):
         recent = None
         if len(ingested.contacts):  # only the days a repeat contact can look back to
@@ -422,6 +430,7 @@ def run_job(
         report = build_report(history, run_date, workspace.reasons(labels), config, workspace.tokenizer())
     model_info = {"id": model.model_id, "path": str(model.path), "sha256": model.metadata.get("model_sha256")}
     write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), ingested.rejects)
+    refused.unlink(missing_ok=True)
     log.info("run - %s: %d read, %d scored, %d rejected; reports in %s", batch, counts["rows_read"], counts["rows_scored"], counts["rows_rejected"], out)
     return RunOutcome(out, counts)
 
