@@ -66,6 +66,8 @@ class Workspace:
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
+        for relative in self.config.paths.model_dump().values():  # at start-up, not when first used
+            self.path(relative)
         self.taxonomy = load_taxonomy(self.config.taxonomy)
 
     def path(self, relative: Path) -> Path:
