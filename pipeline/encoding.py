@@ -136,7 +136,7 @@ def _detect(data: bytes) -> tuple[str, str]:
         if name == "utf-8":
             return decoded[name], name
     if not decoded:
-        _check_mixed(data, "another encoding")
+        _check_mixed(data, "in another encoding")
         raise InputError(
             "cannot detect the file's encoding (it is not text in UTF-8, GB18030 or Big5; binary data?): "
             "give it with --encoding"
@@ -178,11 +178,9 @@ def _check_mixed(data: bytes, other: str) -> None:
     utf8_lines, other_lines = _utf8_lines(data)
     if utf8_lines and other_lines:
         raise InputError(
-            f"mixed encodings: line(s) {_numbers(utf8_lines)} are UTF-8, line(s) {_numbers(other_lines)} "
+            f"mixed encodings: line(s) {_numbers(utf8_lines)} are UTF-8, line(s) {_numbers(other_lines)} are "
             f"{other}; save the whole file in one encoding"
         )
-    if utf8_lines:
-        raise InputError(f"the file is UTF-8, not {other}: give --encoding utf-8 or leave it out")
 
 
 def _utf8_lines(data: bytes) -> tuple[list[int], list[int]]:
