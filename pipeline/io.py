@@ -181,8 +181,9 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells that Excel would execute as a formula get a leading apostrophe."""
     escaped = frame.copy()
     for column in escaped.columns:
-        if escaped[column].dtype == object:
-            escaped[column] = escaped[column].map(_escape_cell)
+        # text lives in object, string or categorical columns (pandas 3 reads text as "str")
+        if escaped[column].dtype == object or isinstance(escaped[column].dtype, pd.StringDtype | pd.CategoricalDtype):
+            escaped[column] = escaped[column].astype(object).map(_escape_cell)
     return escaped
 
 

@@ -91,6 +91,12 @@ def test_formula_cells_are_escaped(cell):
     assert escaped["n"].iloc[0] == -5  # numbers stay numbers
 
 
+@pytest.mark.parametrize("dtype", ["string", "category", object])
+def test_formula_cells_are_escaped_whatever_the_text_column_type(dtype):
+    escaped = escape_formulas(pd.DataFrame({"text": ["=1+1", "ok"]}, dtype=dtype))
+    assert escaped["text"].tolist() == ["'=1+1", "ok"]
+
+
 def test_csv_for_excel_has_a_bom_and_keeps_chinese(tmp_path):
     path = write_csv(pd.DataFrame({"名称": ["网络信号差"], "value": ["=HYPERLINK()"]}), tmp_path / "out.csv")
     raw = path.read_bytes()
