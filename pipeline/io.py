@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline import schemas as s
 from pipeline.config import file_sha256
@@ -58,7 +59,8 @@ def read_contacts(path: Path, encoding: str | None = None) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            frame = _text_from_bytes(pd.read_parquet(path))
+            # integer columns with gaps stay exact integers, not floats
+            frame = _text_from_bytes(pq.read_table(path).to_pandas(integer_object_nulls=True))
         else:
             text, used = decode_bytes(path.read_bytes(), encoding)
             log.debug("ingest - %s decoded as %s", path.name, used)
@@ -132,18 +134,21 @@ def _check_last_row(text: str, separator: str, columns: int) -> None:
 
 
 def _parse_json(text: str, lines: bool) -> pd.DataFrame:
-    from io import StringIO
-
+    """JSON records parsed by Python's json, which keeps big integer ids exact (pandas turns an
+    integer column with a gap into floats: 9007199254740993 became 9007199254740992)."""
+    if lines:
+        return _parse_json_lines(text)
     try:
-        return pd.read_json(StringIO(text), lines=lines, dtype=False)
-    except ValueError as error:
-        if not lines:
-            raise InputError(f"not valid JSON: {str(error).splitlines()[0]}") from None
-    return _parse_json_lines(text)
+        records = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"not valid JSON: {error}") from None
+    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+        raise InputError("a .json file must hold a list of objects, one per contact (or use .jsonl, one per line)")
+    return pd.DataFrame(records, dtype=object)
 
 
 def _parse_json_lines(text: str) -> pd.DataFrame:
-    """Line by line, when pandas gives up: a broken line becomes a row that ingest rejects."""
+    """One object per line; a broken line in the middle becomes a row that ingest rejects."""
     lines = text.split("\n")
     records: list[dict] = []
     for number, line in enumerate(lines, 1):
@@ -158,7 +163,7 @@ def _parse_json_lines(text: str) -> pd.DataFrame:
         if not isinstance(record, dict):
             record = {s.READ_ERROR: f"line {number} is not a JSON object"}
         records.append(record)
-    frame = pd.DataFrame.from_records(records)
+    frame = pd.DataFrame(records, dtype=object)
     if s.READ_ERROR in frame.columns and frame[s.READ_ERROR].notna().all():
         raise InputError(f"no line is a JSON object ({frame[s.READ_ERROR].iloc[0]})")
     return frame

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -154,7 +156,8 @@ def parquet(frame_of: Callable[[pd.DataFrame], pd.DataFrame], name: str = "conta
     def write(folder: Path, good: pd.DataFrame) -> tuple[Path, int]:
         frame = frame_of(good.copy())
         path = folder / name
-        frame.to_parquet(path, index=False)
+        # as another tool (Spark, an ETL job) writes it: no pandas metadata to restore dtypes from
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None), path)
         return path, len(frame)
 
     return write
@@ -165,6 +168,16 @@ def typed_parquet(frame: pd.DataFrame) -> pd.DataFrame:
     frame["started_at"] = pd.to_datetime(frame["started_at"], format="ISO8601", utc=True)
     frame["handle_time_s"] = frame["handle_time_s"].astype(str)
     return frame
+
+
+def big_integer_ids(container):
+    """Ids past 2**53 in an integer column with one gap (a float would round them)."""
+
+    def edit(frame: pd.DataFrame) -> pd.DataFrame:
+        ids = [None if i == 1 else 9007199254740993 + 2 * i for i in range(len(frame))]
+        return frame.assign(contact_id=container(ids, dtype="Int64" if container is pd.array else object))
+
+    return edit
 
 
 def folder_of(files: dict[str, Callable[[pd.DataFrame], bytes]], rows: Callable[[pd.DataFrame], int] = lambda good: 0):
@@ -308,6 +321,10 @@ CASES = [
     Case("jsonl-lone-surrogate", raw_file(lambda good: jsonl(good.assign(text=good["text"].where(good.index > 0, "坏了\\ud800吗"))).replace(b"\\\\ud800", b"\\ud800"), "contacts.jsonl"),
          check=stored_text_contains("坏了", absent="\ud800")),
     Case("parquet-with-other-types", parquet(typed_parquet), check=ids_are_strings("90001", "90002")),
+    Case("parquet-big-integer-ids-with-a-gap", parquet(big_integer_ids(pd.array)), rejected={"^missing contact_id$": 1},
+         check=ids_are_strings("9007199254740993", "9007199254740997")),
+    Case("jsonl-big-integer-ids-with-a-gap", raw_file(lambda good: jsonl(big_integer_ids(pd.Series)(good)), "contacts.jsonl"),
+         rejected={"^missing contact_id$": 1}, check=ids_are_strings("9007199254740993", "9007199254740997")),
     Case("metadata-that-is-not-numbers", csv_file(edit=rows_with(handle_time_s=["abc"], transfers=["many"], resolved=["maybe"]))),
     Case("padded-header-names", csv_file(edit=lambda f: f.rename(columns={"contact_id": " contact_id ", "text": "text\t"}))),
     Case("folder-with-different-columns", folder_of(
