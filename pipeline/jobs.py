@@ -405,9 +405,8 @@ def run_job(
         model = load_model(model_dir or nightly_model_dir(workspace.model_root))
     with timer("ingest"):
         source = source or default_input(workspace, run_date)
-        # a contact dated after the run date (a day's grace for exports cut after midnight) is a clock error
-        known = stored_ids(store, batch)
-        raw, ingested, files = ingest_inputs(workspace, source, encoding, s.REQUIRED_COLUMNS, known, run_date + timedelta(days=1))
+        not_after = run_date + timedelta(days=1)  # later contacts are clock errors (a day's grace: late exports)
+        raw, ingested, files = ingest_inputs(workspace, source, encoding, s.REQUIRED_COLUMNS, stored_ids(store, batch), not_after)
     counts = {"rows_read": len(raw), "rows_scored": 0, "rows_rejected": len(ingested.rejects)}
     refused = out.with_name(f"{batch}.rejects.csv")  # beside the day's folder: its last good report stays whole
     if len(raw) and len(ingested.rejects) / len(raw) > config.ingest.reject_tolerance:
