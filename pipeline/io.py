@@ -255,10 +255,15 @@ def staged_folder(target: Path) -> Iterator[Path]:
 
 
 def _carry_over(old: Path, new: Path) -> None:
-    """Files of the old folder that the new one does not write (a person's notes …) are kept."""
+    """What the new folder does not write (a person's notes, a subfolder …) is copied over; copied,
+    not moved, so that a crash before the swap leaves it where it was."""
     for path in old.iterdir():
-        if path.is_file() and not path.name.startswith(".") and not (new / path.name).exists():
-            shutil.copy2(path, new / path.name)
+        if path.name.startswith(".") or (new / path.name).exists():
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.copytree(path, new / path.name, symlinks=True)
+        else:
+            shutil.copy2(path, new / path.name, follow_symlinks=False)
 
 
 def remove_leftovers(*roots: Path) -> None:

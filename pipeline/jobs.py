@@ -430,7 +430,7 @@ def run_job(
         labels = tuple(model.metadata.get("labels", ()))
         report = build_report(history, run_date, workspace.reasons(labels), config, workspace.tokenizer())
     model_info = {"id": model.model_id, "path": str(model.path), "sha256": model.metadata.get("model_sha256")}
-    write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), ingested.rejects)
+    write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), ingested.rejects, whole_folder=True)
     refused.unlink(missing_ok=True)
     log.info("run - %s: %d read, %d scored, %d rejected; reports in %s", batch, counts["rows_read"], counts["rows_scored"], counts["rows_rejected"], out)
     return RunOutcome(out, counts)

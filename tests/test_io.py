@@ -131,11 +131,14 @@ def test_a_staged_folder_replaces_the_old_one_whole_and_keeps_foreign_files(tmp_
     day = tmp_path / "day"
     day.mkdir()
     (day / "notes.txt").write_text("a person's notes")
+    (day / "checked").mkdir()
+    (day / "checked" / "review_queue.csv").write_text("filled in")
     (day / "hotspots.csv").write_text("old")
     with staged_folder(day) as staging:
         (staging / "hotspots.csv").write_text("new")
     assert (day / "hotspots.csv").read_text() == "new"
     assert (day / "notes.txt").read_text() == "a person's notes"
+    assert (day / "checked" / "review_queue.csv").read_text() == "filled in"
     assert [p.name for p in tmp_path.iterdir()] == ["day"]
 
 
