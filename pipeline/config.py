@@ -184,6 +184,11 @@ class PathSettings(Section):
     tracking: Path = Path("mlflow")
 
 
+class RunSettings(Section):
+    # A second `run` on the same store waits this long for the first to finish, then fails.
+    lock_timeout_s: float = Field(300, ge=0)
+
+
 class TrackingSettings(Section):
     uri: str | None = None
     experiment: str = "contact-reasons"
@@ -199,6 +204,7 @@ class PipelineConfig(Section):
     cost: CostSettings = CostSettings()
     review: ReviewSettings = ReviewSettings()
     paths: PathSettings = PathSettings()
+    run: RunSettings = RunSettings()
     tracking: TrackingSettings = TrackingSettings()
     quadrant_cutoff: float = Field(3, ge=1, le=5)
     taxonomy: Path = Path("taxonomy.yaml")

@@ -49,13 +49,15 @@ def embed_tokens(tokens: list[list[str]], seed: int) -> np.ndarray:
     if matrix.shape[1] < 3:
         return Normalizer().fit_transform(matrix).toarray()
     components = min(50, matrix.shape[1] - 1, matrix.shape[0] - 1)
-    return make_pipeline(TruncatedSVD(components, random_state=seed), Normalizer()).fit_transform(matrix)
+    with np.errstate(invalid="ignore", divide="ignore"):  # explained-variance ratio of identical texts: 0/0
+        return make_pipeline(TruncatedSVD(components, random_state=seed), Normalizer()).fit_transform(matrix)
 
 
 def cluster_texts(vectors: np.ndarray, max_clusters: int, seed: int) -> np.ndarray:
     """k-means labels with ``k`` in 2…``max_clusters`` chosen by the best silhouette (cosine)."""
     best_labels, best_score = np.zeros(len(vectors), dtype=int), -1.0
-    for k in range(2, min(max_clusters, len(vectors) - 1) + 1):
+    distinct = len(np.unique(vectors.round(9), axis=0))  # k-means cannot find more clusters than points
+    for k in range(2, min(max_clusters, distinct - 1) + 1):
         labels = KMeans(k, n_init=4, random_state=seed).fit_predict(vectors)
         if len(set(labels)) < 2:
             continue

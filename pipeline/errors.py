@@ -7,6 +7,7 @@
     ├── InputError             an input file that cannot be read at all (exit 1)
     │   └── RejectsExceeded    too many rows rejected (exit 3)
     ├── ModelError             missing, tampered or incompatible model (exit 1)
+    ├── RunLocked              another run holds the store's lock (exit 1)
     └── PromotionRefused       a candidate that does not beat the champion (exit 1)
 """
 
@@ -39,6 +40,12 @@ class RejectsExceeded(InputError):
 
 class ModelError(PipelineError):
     """A model directory is missing, tampered with or built by incompatible versions."""
+
+    exit_code = 1
+
+
+class RunLocked(PipelineError):
+    """Another run holds the store's lock and did not let go within the configured wait."""
 
     exit_code = 1
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,9 @@ from pipeline.errors import InputError
 
 log = logging.getLogger(__name__)
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # and lone surrogates
+# Invisible characters that make two spellings of one id differ: zero-width spaces, byte-order marks.
+INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 TRUE_WORDS = {"true", "1", "yes", "y", "t", "是", "已解决", "已解決"}
 FALSE_WORDS = {"false", "0", "no", "n", "f", "否", "未解决", "未解決"}
@@ -52,22 +55,33 @@ def ingest_contacts(
     *,
     required: tuple[str, ...] = s.REQUIRED_COLUMNS,
     known_ids: frozenset[str] = frozenset(),
+    not_after: date | None = None,
 ) -> IngestResult:
-    """Validate renamed raw rows; ``known_ids`` are ids already stored by earlier runs."""
+    """Validate renamed raw rows; ``known_ids`` are ids already stored by earlier runs, and a
+    contact dated after ``not_after`` is rejected (a clock or export error)."""
     frame = rename_columns(raw, columns)
     check_columns(frame, required, str(frame["source_file"].iloc[0]) if len(frame) else "input")
     reasons = pd.Series("", index=frame.index, dtype=object)
+    if s.READ_ERROR in frame.columns:  # a line the reader could not parse
+        reasons[frame[s.READ_ERROR].notna()] = frame[s.READ_ERROR].dropna().astype(str)
+        frame = frame.drop(columns=[s.READ_ERROR])
 
     ids = frame[s.CONTACT_ID].map(_clean_id)
-    reasons[ids.isna()] = "missing contact_id"
+    reasons[(reasons == "") & ids.isna()] = "missing contact_id"
 
     text = frame[s.TEXT].map(_clean_text)
     reasons[(reasons == "") & (text == "")] = "empty text"
+    # files joined together repeat their header line as a row
+    repeated_header = (ids == columns.contact_id) & (text == columns.text)
+    reasons[(reasons == "") & repeated_header] = "a repeated header line (were files joined together?)"
 
     if s.STARTED_AT in frame.columns:
         started = parse_timestamps(frame[s.STARTED_AT], settings.timezone)
         bad_time = (reasons == "") & started.isna()
         reasons[bad_time] = "unparseable started_at: " + frame.loc[bad_time, s.STARTED_AT].astype(str).str[:40]
+        if not_after is not None:
+            future = (reasons == "") & (started.dt.strftime("%Y-%m-%d") > not_after.isoformat()).fillna(False)
+            reasons[future] = f"started_at after {not_after.isoformat()}, in the future: " + frame.loc[future, s.STARTED_AT].astype(str).str[:40]
     else:
         started = pd.Series(pd.NaT, index=frame.index)
 
@@ -111,16 +125,16 @@ def ingest_contacts(
 def _clean_id(value: object) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    text = CONTROL_CHARACTERS.sub("", str(value)).strip()
-    if text.endswith(".0") and text[:-2].isdigit():
-        text = text[:-2]
+    if isinstance(value, float) and value.is_integer():  # a numeric column with gaps reads as float
+        value = int(value)
+    text = INVISIBLE.sub("", CONTROL_CHARACTERS.sub("", str(value))).strip()
     return text or None
 
 
 def _clean_text(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
-    return CONTROL_CHARACTERS.sub(" ", str(value)).strip()
+    return INVISIBLE.sub("", CONTROL_CHARACTERS.sub(" ", str(value))).strip()
 
 
 def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:

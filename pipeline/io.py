@@ -8,33 +8,30 @@ replace files atomically (write a temporary file beside the target, then rename)
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import os
+import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from pipeline import schemas as s
 from pipeline.config import DenominatorSettings, file_sha256
+from pipeline.encoding import decode_bytes
 from pipeline.errors import InputError
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".json", ".parquet")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# Tried in this order when no encoding is given and the file has no byte-order mark.
-CANDIDATE_ENCODINGS = ("utf-8", "gb18030", "big5")
-# Frequent characters of simplified and traditional Chinese prose: a decoding that produces many
-# of them is the right one; mojibake produces rare characters.
-COMMON_CHINESE = set(
-    "的是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学"
-    "对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本见经头"
-    "們個這來為時國說會對還發過裡後麼無開與當經點話電請您費網號碼帳單問題"
-)
-
 
 def find_input_files(source: Path) -> list[Path]:
     """A file, a folder (its supported files) or a glob pattern, as a sorted list of files."""
@@ -56,55 +53,14 @@ def _glob(pattern: Path) -> list[str]:
     return [p for p in glob.glob(str(pattern)) if Path(p).is_file()]
 
 
-def decode_bytes(data: bytes, encoding: str | None = None) -> tuple[str, str]:
-    """Decode a file's bytes: the given encoding, a byte-order mark, or the best candidate.
-
-    A wrong guess must never produce silent mojibake, so a candidate is accepted only when it
-    decodes strictly; when several do, the one yielding the most common Chinese characters wins.
-    """
-    if encoding:
-        try:
-            return data.decode(encoding), encoding
-        except LookupError:
-            raise InputError(f"unknown encoding '{encoding}'; try utf-8, gb18030, big5 or utf-16") from None
-        except UnicodeDecodeError as error:
-            raise InputError(
-                f"the file is not valid {encoding} (byte {error.start}): "
-                "check --encoding, or leave it out to detect the encoding"
-            ) from None
-    for bom, name in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-        if data.startswith(bom):
-            return _decode_strict(data, name), name
-    decoded = {}
-    for name in CANDIDATE_ENCODINGS:
-        try:
-            decoded[name] = data.decode(name)
-        except UnicodeDecodeError:
-            continue
-        if name == "utf-8":
-            return decoded[name], name
-    if not decoded:
-        raise InputError(
-            "cannot detect the file's encoding (tried UTF-8, GB18030, Big5): give it with --encoding"
-        )
-    best = max(decoded, key=lambda name: sum(ch in COMMON_CHINESE for ch in decoded[name]))
-    return decoded[best], best
-
-
-def _decode_strict(data: bytes, encoding: str) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as error:
-        raise InputError(f"the file starts with a {encoding} byte-order mark but byte {error.start} is invalid") from None
-
-
 def read_contacts(path: Path, encoding: str | None = None) -> pd.DataFrame:
     """Read one contact file with every value as text, plus ``source_file`` and ``source_row``."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            frame = pd.read_parquet(path)
+            # integer columns with gaps stay exact integers, not floats
+            frame = _text_from_bytes(pq.read_table(path).to_pandas(integer_object_nulls=True))
         else:
             text, used = decode_bytes(path.read_bytes(), encoding)
             log.debug("ingest - %s decoded as %s", path.name, used)
@@ -113,11 +69,13 @@ def read_contacts(path: Path, encoding: str | None = None) -> pd.DataFrame:
         raise InputError(f"input file not found: {path}") from None
     except InputError as error:
         raise InputError(f"{path}: {error}") from None
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, pa.ArrowException) as error:
         raise InputError(f"cannot read {path}: {str(error).splitlines()[0]}") from None
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
     if duplicated:
         raise InputError(f"{path}: duplicated column names {duplicated}; rename them and run again")
+    if frame.empty:
+        log.warning("ingest - %s holds no rows", path)
     frame = frame.astype(object).where(frame.notna(), None)
     frame.insert(0, "source_row", range(1, len(frame) + 1))
     frame.insert(0, "source_file", path.name)
@@ -129,31 +87,108 @@ def _parse_text(text: str, suffix: str, path: Path) -> pd.DataFrame:
 
     if not text.strip():
         raise InputError("the file is empty")
+    text = text.replace("\x00", " ")  # pandas' parser silently cuts a value at a NUL
     if suffix in (".jsonl", ".json"):
-        try:
-            return pd.read_json(StringIO(text), lines=suffix == ".jsonl", dtype=False)
-        except ValueError as error:
-            raise InputError(f"not valid JSON lines: {error}") from None
+        return _parse_json(text, lines=suffix == ".jsonl")
     separator = "\t" if suffix == ".tsv" else ","
-    header = next(csv.reader(StringIO(text), delimiter=separator), [])
+    try:
+        header = [name.strip().lstrip("\ufeff") for name in next(csv.reader(StringIO(text, newline=""), delimiter=separator))]
+    except csv.Error as error:
+        raise InputError(f"malformed CSV header: {error}") from None
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise InputError(f"duplicated column names {duplicated}; rename them and run again")
+    if len(header) == 1 and (other := next((c for c in ";\t|" if c in header[0]), None)):
+        raise InputError(f"the header is one column '{header[0][:60]}': the file is separated by {other!r}, not {separator!r}")
     try:
-        return pd.read_csv(
-            StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_values=[""],
-            on_bad_lines="error",
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_values=[""],
+                on_bad_lines="error", index_col=False,
+            )
+    except pd.errors.ParserWarning:
+        raise InputError(
+            f"rows have more fields than the header's {len(header)}: quote values that hold {separator!r}"
+        ) from None
     except pd.errors.ParserError as error:
-        raise InputError(f"malformed CSV: {str(error).strip()}; fix the quoting of that line") from None
+        problem = str(error).strip()
+        if "EOF inside string" in problem:
+            raise InputError(f"malformed CSV, a quoted value is never closed ({problem}): the file looks truncated, or a quote is missing") from None
+        raise InputError(f"malformed CSV: {problem}; fix the quoting of that line") from None
+    _check_last_row(text, separator, len(header))
+    frame.columns = header
+    return frame
+
+
+def _check_last_row(text: str, separator: str, columns: int) -> None:
+    """A file cut short ends without a line break, in a row with too few fields."""
+    if text.endswith(("\n", "\r")):
+        return
+    last = text.rsplit("\n", 1)[-1].rsplit("\r", 1)[-1]
+    if '"' not in last and last.count(separator) + 1 < columns:  # quoted values: pandas has judged
+        raise InputError(
+            f"the last row has {last.count(separator) + 1} of {columns} fields and no line break: "
+            "the file looks truncated; copy or export it again"
+        )
+
+
+def _parse_json(text: str, lines: bool) -> pd.DataFrame:
+    """JSON records parsed by Python's json, which keeps big integer ids exact (pandas turns an
+    integer column with a gap into floats: 9007199254740993 became 9007199254740992)."""
+    if lines:
+        return _parse_json_lines(text)
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"not valid JSON: {error}") from None
+    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+        raise InputError("a .json file must hold a list of objects, one per contact (or use .jsonl, one per line)")
+    return pd.DataFrame(records, dtype=object)
+
+
+def _parse_json_lines(text: str) -> pd.DataFrame:
+    """One object per line; a broken line in the middle becomes a row that ingest rejects."""
+    lines = text.split("\n")
+    records: list[dict] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            if number == len(lines):  # the last line, and no line break after it
+                raise InputError(f"the last line ({number}) is cut short: the file looks truncated; copy or export it again") from None
+            record = {s.READ_ERROR: f"line {number} is not valid JSON ({error.msg})"}
+        if not isinstance(record, dict):
+            record = {s.READ_ERROR: f"line {number} is not a JSON object"}
+        records.append(record)
+    frame = pd.DataFrame(records, dtype=object)
+    if s.READ_ERROR in frame.columns and frame[s.READ_ERROR].notna().all():
+        raise InputError(f"no line is a JSON object ({frame[s.READ_ERROR].iloc[0]})")
+    return frame
+
+
+def _text_from_bytes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet binary columns hold UTF-8 text or they are not contact data."""
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object and values.map(lambda v: isinstance(v, bytes | bytearray)).any():
+            try:
+                frame[column] = values.map(lambda v: v.decode("utf-8") if isinstance(v, bytes | bytearray) else v)
+            except UnicodeDecodeError:
+                raise InputError(f"column '{column}' holds binary data, not UTF-8 text") from None
+    return frame
 
 
 def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Text cells that Excel would execute as a formula get a leading apostrophe."""
     escaped = frame.copy()
     for column in escaped.columns:
-        if escaped[column].dtype == object:
-            escaped[column] = escaped[column].map(_escape_cell)
+        # text lives in object, string or categorical columns (pandas 3 reads text as "str")
+        if escaped[column].dtype == object or isinstance(escaped[column].dtype, pd.StringDtype | pd.CategoricalDtype):
+            escaped[column] = escaped[column].astype(object).map(_escape_cell)
     return escaped
 
 
@@ -161,6 +196,13 @@ def _escape_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+@functools.cache
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -172,10 +214,75 @@ def atomic_path(target: Path) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(temporary)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; the target should not be
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+STAGING, REPLACED = ".staging-", ".replaced-"
+
+
+@contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """Yield an empty hidden folder beside ``target``; on success it replaces ``target`` whole.
+
+    Readers see the old folder or the new one, never a mix of their files (files the new one
+    does not write are carried over from the old one). The old folder is renamed aside, the new
+    one renamed in, the old one deleted; a crash between the two renames leaves the old folder
+    under its aside name, which ``remove_leftovers`` puts back.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{STAGING}", dir=target.parent))
+    os.chmod(staging, 0o777 & ~_umask())
+    aside = target.with_name(f".{target.name}{REPLACED}{staging.name.rsplit('-', 1)[1]}")
+    try:
+        yield staging
+        if target.exists():
+            _carry_over(target, staging)
+            os.rename(target, aside)
+        try:
+            os.rename(staging, target)
+        except OSError:
+            if aside.exists():
+                os.rename(aside, target)
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _carry_over(old: Path, new: Path) -> None:
+    """What the new folder does not write (a person's notes, a subfolder …) is copied over; copied,
+    not moved, so that a crash before the swap leaves it where it was."""
+    for path in old.iterdir():
+        if path.name.startswith(".") or (new / path.name).exists():
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.copytree(path, new / path.name, symlinks=True)
+        else:
+            shutil.copy2(path, new / path.name, follow_symlinks=False)
+
+
+def remove_leftovers(*roots: Path) -> None:
+    """Undo what a killed writer left under ``roots``: temporary files, staging folders, and an
+    old folder set aside but not yet replaced (put back). Call it only while holding the run lock."""
+    for root in map(Path, roots):
+        if not root.is_dir():
+            continue
+        for aside in sorted(root.glob(f".*{REPLACED}*")):
+            target = aside.with_name(aside.name[1:].rsplit(REPLACED, 1)[0])
+            if target.exists():
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                os.rename(aside, target)
+                log.warning("recovered %s from an interrupted run", target)
+        for staging in root.glob(f".*{STAGING}*"):
+            shutil.rmtree(staging, ignore_errors=True)
+        for temporary in root.rglob(".*.tmp"):
+            temporary.unlink(missing_ok=True)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:

@@ -47,6 +47,7 @@ from pipeline.pii import mask_pii_series
 from pipeline.predict import score_contacts
 from pipeline.quadrants import reason_table
 from pipeline.report import build_report, write_report
+from pipeline.runlock import exclusive_run
 from pipeline.store import read_store, stored_ids, write_batch
 from pipeline.tokenize import Tokenizer, read_stopwords, read_user_words, words_hash
 from pipeline.train import evaluate_predictions, per_class_table, train_classifier
@@ -66,6 +67,8 @@ class Workspace:
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
+        for relative in self.config.paths.model_dump().values():  # at start-up, not when first used
+            self.path(relative)
         self.taxonomy = load_taxonomy(self.config.taxonomy)
 
     def path(self, relative: Path) -> Path:
@@ -110,7 +113,10 @@ def code_version() -> str:
 def read_inputs(source: Path, encoding: str | None) -> tuple[pd.DataFrame, list[Path]]:
     files = find_input_files(source)
     frames = [read_contacts(path, encoding) for path in files]
-    return pd.concat(frames, ignore_index=True), files
+    raw = pd.concat(frames, ignore_index=True)
+    if raw.empty:
+        raise InputError(f"{source} holds no contact rows (a header only?): check the export and run again")
+    return raw, files
 
 
 def read_labelled(
@@ -305,9 +311,11 @@ def score_frame(
     return scored
 
 
-def ingest_inputs(workspace: Workspace, source: Path, encoding: str | None, required, known_ids=frozenset()):
+def ingest_inputs(workspace: Workspace, source: Path, encoding: str | None, required, known_ids=frozenset(), not_after=None):
     raw, files = read_inputs(source, encoding or workspace.config.ingest.encoding)
-    result = ingest_contacts(raw, workspace.config.columns, workspace.config.ingest, required=required, known_ids=known_ids)
+    result = ingest_contacts(
+        raw, workspace.config.columns, workspace.config.ingest, required=required, known_ids=known_ids, not_after=not_after
+    )
     return raw, result, files
 
 
@@ -420,6 +428,7 @@ class RunOutcome:
     counts: dict
 
 
+@exclusive_run
 def run_job(
     workspace: Workspace,
     run_date: date,
@@ -439,11 +448,13 @@ def run_job(
         model = nightly_model(workspace, model_dir)
     with timer("ingest"):
         source = source or default_input(workspace, run_date)
-        raw, ingested, files = ingest_inputs(workspace, source, encoding, s.REQUIRED_COLUMNS, stored_ids(store, batch))
+        not_after = run_date + timedelta(days=1)  # later contacts are clock errors (a day's grace: late exports)
+        raw, ingested, files = ingest_inputs(workspace, source, encoding, s.REQUIRED_COLUMNS, stored_ids(store, batch), not_after)
     counts = {"rows_read": len(raw), "rows_scored": 0, "rows_rejected": len(ingested.rejects)}
+    refused = out.with_name(f"{batch}.rejects.csv")  # beside the day's folder: its last good report stays whole
     if len(raw) and len(ingested.rejects) / len(raw) > config.ingest.reject_tolerance:
-        write_csv(ingested.rejects, out / "rejects.csv")
-        check_tolerance(len(raw), ingested.rejects, config.ingest.reject_tolerance, out / "rejects.csv")
+        write_csv(ingested.rejects, refused)
+        check_tolerance(len(raw), ingested.rejects, config.ingest.reject_tolerance, refused)
     with timer("score"):
         recent = None
         if len(ingested.contacts):  # only the days a repeat contact can look back to
@@ -451,7 +462,7 @@ def run_job(
             last = date.fromisoformat(ingested.contacts[s.CONTACT_DATE].max())
             span = (last - first).days + config.effort.repeat_window_days + 1
             days = [(first - timedelta(days=config.effort.repeat_window_days) + timedelta(days=i)).isoformat() for i in range(span)]
-            recent = read_store(store, dates=days, columns=[s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL])
+            recent = read_store(store, dates=days, columns=[s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL], except_batch=batch)
         scored = score_frame(workspace, model, ingested.contacts, recent)
     counts["rows_scored"] = len(scored)
     with timer("store"):
@@ -462,7 +473,8 @@ def run_job(
         labels = tuple(model.metadata.get("labels", ()))
         report = build_report(history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), denominator)
     model_info = {"id": model.model_id, "path": str(model.path), "sha256": model.metadata.get("model_sha256")}
-    write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), ingested.rejects)
+    write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), ingested.rejects, whole_folder=True)
+    refused.unlink(missing_ok=True)
     log.info("run - %s: %d read, %d scored, %d rejected; reports in %s", batch, counts["rows_read"], counts["rows_scored"], counts["rows_rejected"], out)
     return RunOutcome(out, counts)
 

@@ -7,6 +7,8 @@ code) and refuses a model built with another scikit-learn release.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import re
@@ -96,7 +98,10 @@ def load_model(directory: Path) -> LoadedModel:
     directory = Path(directory)
     metadata = read_metadata(directory)
     check_versions(metadata.get("versions", {}))
-    pipeline = _load_checked(directory / metadata.get("model_file", MODEL_FILE), metadata.get("model_sha256"))
+    model_file = metadata.get("model_file", MODEL_FILE)
+    if Path(model_file).name != model_file:
+        raise ModelError(f"{directory / METADATA_FILE} names model_file '{model_file}' outside its directory; refusing it")
+    pipeline = _load_checked(directory / model_file, metadata.get("model_sha256"))
     root_cause = None
     if metadata.get("root_cause_sha256"):
         root_cause = _load_checked(directory / ROOT_CAUSE_FILE, metadata["root_cause_sha256"])
@@ -105,14 +110,16 @@ def load_model(directory: Path) -> LoadedModel:
 
 def _load_checked(path: Path, expected: str | None) -> object:
     """joblib runs code while loading: only a file whose hash ``model.json`` vouches for."""
-    if not path.exists():
-        raise ModelError(f"{path} is missing; train the model again")
-    if file_sha256(path) != expected:
+    try:
+        data = path.read_bytes()  # read once: the bytes checked are the bytes loaded
+    except FileNotFoundError:
+        raise ModelError(f"{path} is missing; train the model again") from None
+    if hashlib.sha256(data).hexdigest() != expected:
         raise ModelError(
             f"{path} does not match the SHA-256 in {METADATA_FILE} (file changed or corrupted); "
             "refusing to load it. Restore the file or train again"
         )
-    return joblib.load(path)
+    return joblib.load(io.BytesIO(data))
 
 
 def check_versions(saved: dict) -> None:

@@ -24,7 +24,7 @@ from pipeline.hotspots import (
     explain_hotspots,
     find_hotspots,
 )
-from pipeline.io import write_csv, write_json, write_text
+from pipeline.io import staged_folder, write_csv, write_json, write_text
 from pipeline.normalize import prepare_texts
 from pipeline.pii import mask_pii_series
 from pipeline.predict import CANDIDATE
@@ -324,16 +324,30 @@ def render_html(tables: dict[str, pd.DataFrame], as_of: date, cutoff: float = 3)
     )
 
 
-def write_report(report: Report, out: Path, manifest: dict, rejects: pd.DataFrame) -> Path:
-    """Write every file; the manifest goes last so its presence means the report is complete."""
+def write_report(report: Report, out: Path, manifest: dict, rejects: pd.DataFrame, *, whole_folder: bool = False) -> Path:
+    """Write every file, the manifest last so that its presence means the report is complete.
+
+    ``whole_folder`` is for a folder the pipeline owns (the nightly run's ``reports/<date>/``):
+    it is built beside and swapped in whole, so a crash never leaves two runs' files mixed.
+    A folder a person names (``report --out``) may hold anything, so there the files are
+    replaced one by one, never the folder.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "run_manifest.json").unlink(missing_ok=True)
-    for name, table in report.tables.items():
-        write_csv(table, out / f"{name}.csv")
-    write_csv(rejects.reindex(columns=list(s.REJECT_COLUMNS)), out / "rejects.csv")
-    write_text(report.html, out / "report.html")
-    write_json(manifest, out / "run_manifest.json")
+    if whole_folder:
+        with staged_folder(out) as staging:
+            _write_files(report, staging, manifest, rejects)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "run_manifest.json").unlink(missing_ok=True)
+        _write_files(report, out, manifest, rejects)
     log.info("report - %s written to %s", report.as_of, out)
     return out
 
+
+
+def _write_files(report: Report, folder: Path, manifest: dict, rejects: pd.DataFrame) -> None:
+    for name, table in report.tables.items():
+        write_csv(table, folder / f"{name}.csv")
+    write_csv(rejects.reindex(columns=list(s.REJECT_COLUMNS)), folder / "rejects.csv")
+    write_text(report.html, folder / "report.html")
+    write_json(manifest, folder / "run_manifest.json")

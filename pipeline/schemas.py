@@ -23,6 +23,7 @@ NUMERIC_COLUMNS = (HANDLE_TIME_S, WAIT_TIME_S, TRANSFERS, CSAT, CES)
 SOURCE_ROW = "source_row"
 CONTACT_DATE = "contact_date"
 TEXT_TRUNCATED = "text_truncated"
+READ_ERROR = "_read_error"  # why a reader could not parse a row (a broken JSON line): ingest rejects it
 TEXT_MASKED = "text_masked"
 CONFIDENCE = "confidence"
 PREDICTED_BY = "predicted_by"

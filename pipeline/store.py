@@ -38,14 +38,19 @@ def write_batch(scored: pd.DataFrame, store: Path, batch: str) -> list[Path]:
     return written
 
 
-def read_store(store: Path, dates: list[str] | None = None, columns: list[str] | None = None) -> pd.DataFrame:
-    """Scored contacts of the given dates (all dates when None), with ``contact_date``."""
+def read_store(
+    store: Path, dates: list[str] | None = None, columns: list[str] | None = None, except_batch: str | None = None
+) -> pd.DataFrame:
+    """Scored contacts of the given dates (all dates when None), with ``contact_date``; without
+    the files of ``except_batch`` (a rerun is about to replace them: no trace of them may count)."""
     frames = []
     for folder in sorted(Path(store).glob(f"{PARTITION}*")):
         contact_date = folder.name[len(PARTITION):]
         if dates is not None and contact_date not in dates:
             continue
         for path in sorted(folder.glob("batch=*.parquet")):
+            if path.name == f"batch={except_batch}.parquet":
+                continue
             # optional columns (customer_id, channel …) are absent when the input had none
             present = None if columns is None else [c for c in columns if c in pq.read_schema(path).names]
             frame = pd.read_parquet(path, columns=present)

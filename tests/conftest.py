@@ -84,3 +84,13 @@ def train_and_evaluate(name, folder, **model_settings):
     assert main(["train", "--data", str(data / "train.csv"), "--out", str(model), "--no-tracking", *common]) == 0
     assert main(["evaluate", "--model", str(model), "--data", str(data / "test.csv"), *common]) == 0
     return model, json.loads((model / "metrics.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, trained):
+    """The small fitted model saved as a model directory, for runs through the CLI."""
+    from pipeline.modelstore import save_model
+
+    labels = list(trained.model.classes_)
+    metadata = {"name": "test", "version": "1", "unknown_threshold": trained.threshold, "labels": labels}
+    return save_model(trained.model, tmp_path_factory.mktemp("model") / "1", metadata)

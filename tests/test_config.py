@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline.config import (
     DEFAULT_CONFIG_DIR,
@@ -98,3 +99,24 @@ def test_tracking_uri_defaults_to_a_local_sqlite_store_and_env_overrides(tmp_pat
     assert tracking_uri(PipelineConfig(), tmp_path) == f"sqlite:///{tmp_path.resolve() / 'mlflow' / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert tracking_uri(PipelineConfig(), tmp_path) == "http://127.0.0.1:5000"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("store", "../../etc"), ("reports", "/tmp"), ("models", "models/../../outside"), ("incoming", "../incoming")],
+)
+def test_a_run_refuses_configured_paths_outside_home(tmp_path, key, value, capsys):
+    from pipeline.cli import main
+
+    config = yaml.safe_load((DEFAULT_CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
+    config["paths"] = {key: value}
+    for name in ("taxonomy", "userdict", "stopwords"):
+        config[name] = str(DEFAULT_CONFIG_DIR / config[name])
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    assert main(["run", "--date", "2026-11-20", "--config", str(path), "--home", str(home), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and f"path '{value}' escapes its root" in error, error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "pipeline.yaml"]

@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 
 import pandas as pd
 import pytest
@@ -11,6 +13,8 @@ from pipeline.io import (
     find_input_files,
     read_contacts,
     read_denominator,
+    remove_leftovers,
+    staged_folder,
     write_csv,
     write_json,
 )
@@ -89,6 +93,12 @@ def test_formula_cells_are_escaped(cell):
     assert escaped["n"].iloc[0] == -5  # numbers stay numbers
 
 
+@pytest.mark.parametrize("dtype", ["string", "category", object])
+def test_formula_cells_are_escaped_whatever_the_text_column_type(dtype):
+    escaped = escape_formulas(pd.DataFrame({"text": ["=1+1", "ok"]}, dtype=dtype))
+    assert escaped["text"].tolist() == ["'=1+1", "ok"]
+
+
 def test_csv_for_excel_has_a_bom_and_keeps_chinese(tmp_path):
     path = write_csv(pd.DataFrame({"名称": ["网络信号差"], "value": ["=HYPERLINK()"]}), tmp_path / "out.csv")
     raw = path.read_bytes()
@@ -141,3 +151,52 @@ def test_a_bad_denominator_file_is_a_clear_input_error(tmp_path, content, messag
 def test_a_missing_denominator_file_is_a_clear_input_error(tmp_path):
     with pytest.raises(InputError, match="hotspots.denominator: input file not found"):
         read_denominator(DenominatorSettings(path=tmp_path / "nope.csv"))
+
+
+def test_written_files_and_report_folders_follow_the_umask_not_private(tmp_path):
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = write_csv(pd.DataFrame({"a": [1]}), tmp_path / "out.csv")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+    with staged_folder(tmp_path / "day") as staging:
+        write_json({"a": 1}, staging / "m.json")
+    assert stat.S_IMODE((tmp_path / "day").stat().st_mode) == 0o777 & ~mask
+
+
+def test_a_staged_folder_replaces_the_old_one_whole_and_keeps_foreign_files(tmp_path):
+    day = tmp_path / "day"
+    day.mkdir()
+    (day / "notes.txt").write_text("a person's notes")
+    (day / "checked").mkdir()
+    (day / "checked" / "review_queue.csv").write_text("filled in")
+    (day / "hotspots.csv").write_text("old")
+    with staged_folder(day) as staging:
+        (staging / "hotspots.csv").write_text("new")
+    assert (day / "hotspots.csv").read_text() == "new"
+    assert (day / "notes.txt").read_text() == "a person's notes"
+    assert (day / "checked" / "review_queue.csv").read_text() == "filled in"
+    assert [p.name for p in tmp_path.iterdir()] == ["day"]
+
+
+def test_a_failed_staged_folder_leaves_the_old_one_untouched(tmp_path):
+    day = tmp_path / "day"
+    day.mkdir()
+    (day / "hotspots.csv").write_text("old")
+    with pytest.raises(RuntimeError), staged_folder(day) as staging:
+        (staging / "hotspots.csv").write_text("new")
+        raise RuntimeError("stage failed")
+    assert (day / "hotspots.csv").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["day"]
+
+
+def test_leftovers_of_a_killed_run_are_cleared_and_a_folder_set_aside_comes_back(tmp_path):
+    (tmp_path / ".2026-11-20.replaced-abc").mkdir()
+    (tmp_path / ".2026-11-20.replaced-abc" / "hotspots.csv").write_text("previous")
+    (tmp_path / ".2026-11-20.staging-abc").mkdir()
+    (tmp_path / ".2026-11-19.replaced-xyz").mkdir()
+    (tmp_path / "2026-11-19").mkdir()
+    (tmp_path / "2026-11-19" / ".trend.csv.k2j4.tmp").write_text("half")
+    remove_leftovers(tmp_path)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "2026-11-19", "2026-11-20", "2026-11-20/hotspots.csv",
+    ]

@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -37,6 +38,15 @@ def test_tampered_joblib_is_refused_before_loading(saved):
     with open(saved / "model.joblib", "ab") as handle:
         handle.write(b"tampered")
     with pytest.raises(ModelError, match="SHA-256"):
+        load_model(saved)
+
+
+def test_model_json_cannot_point_outside_its_directory(saved, tmp_path):
+    shutil.copy(saved / "model.joblib", tmp_path / "elsewhere.joblib")
+    metadata = json.loads((saved / "model.json").read_text())
+    metadata["model_file"] = "../../elsewhere.joblib"
+    (saved / "model.json").write_text(json.dumps(metadata))
+    with pytest.raises(ModelError, match="outside its directory"):
         load_model(saved)
 
 

@@ -43,10 +43,11 @@ def test_report_tables_and_files(tmp_path, taxonomy, config):
     assert report.tables["trend"]["contacts"].sum() == 60 * 29  # 28 baseline days + the day itself
     assert report.tables["quadrants"]["share"].sum() == 1.0
     assert "<svg" in report.html and report.html.count('class="bubble"') >= 10
+    (tmp_path / "someone's work").mkdir()  # `report --out` names any folder: it is written into, never replaced
     out = write_report(report, tmp_path, {"as_of": str(AS_OF)}, pd.DataFrame())
     queue = (out / "review_queue.csv").read_text(encoding="utf-8-sig")
     assert "13812345678" not in queue and "'=cmd" not in queue  # masked; the formula is mid-text
-    assert (out / "run_manifest.json").exists()
+    assert (out / "run_manifest.json").exists() and (tmp_path / "someone's work").is_dir()
 
 
 def test_review_queue_puts_unknown_first_and_says_why():
