@@ -173,7 +173,8 @@ def repeat_contacts(contacts: pd.DataFrame, history: pd.DataFrame | None, window
     if history is not None and len(history) and s.CUSTOMER_ID in history.columns:
         past = history[[c for c in columns if c in history.columns]]
         past = past[~past[s.CONTACT_ID].isin(contacts[s.CONTACT_ID])]
-        frames.append(past.assign(_current=False, _index=-1))
+        if len(past):  # pandas warns on concatenating empty frames
+            frames.append(past.assign(_current=False, _index=-1))
     timeline = pd.concat(frames, ignore_index=True)
     timeline = timeline[timeline[s.CUSTOMER_ID].notna()]
     timeline[s.STARTED_AT] = pd.to_datetime(timeline[s.STARTED_AT], utc=True)

@@ -65,6 +65,12 @@ def test_repeat_contact_sees_the_history_of_earlier_runs():
     assert repeat.tolist() == [True] and switched.tolist() == [False]
 
 
+def test_history_holding_only_todays_own_contacts_is_no_repeat():
+    today = contacts([("9", "u1", "2026-11-20 09:00", "phone", "a")])
+    repeat, _ = repeat_contacts(today, today.copy(), window_days=7)  # a rerun sees its own rows
+    assert repeat.tolist() == [False]
+
+
 def test_metadata_markers_and_score():
     frame = contacts([("1", "u1", "2026-11-01", "phone", "hello"), ("2", "u2", "2026-11-01", "phone", "hello")])
     frame["transfers"] = [2, 0]
