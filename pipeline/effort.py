@@ -85,7 +85,8 @@ def repeat_contacts(contacts: pd.DataFrame, history: pd.DataFrame | None, window
     if history is not None and len(history) and s.CUSTOMER_ID in history.columns:
         past = history[[c for c in columns if c in history.columns]]
         past = past[~past[s.CONTACT_ID].isin(contacts[s.CONTACT_ID])]
-        frames.append(past.assign(_current=False, _index=-1))
+        if len(past):  # a rerun's own stored rows are left out
+            frames.append(past.assign(_current=False, _index=-1))
     timeline = pd.concat(frames, ignore_index=True)
     timeline = timeline[timeline[s.CUSTOMER_ID].notna()]
     timeline[s.STARTED_AT] = pd.to_datetime(timeline[s.STARTED_AT], utc=True)
@@ -107,18 +108,40 @@ def repeat_contacts(contacts: pd.DataFrame, history: pd.DataFrame | None, window
 
 def detect_effort(contacts: pd.DataFrame, settings: EffortSettings, history: pd.DataFrame | None = None) -> pd.DataFrame:
     """``effort_<marker>`` flags and ``effort_score`` (1–5) for every contact."""
-    markers = text_markers(contacts[s.TEXT])
+    effort = effort_markers(contacts, settings)
     repeat, switched = repeat_contacts(contacts, history, settings.repeat_window_days)
-    markers["repeat_contact"] |= repeat
-    markers["channel_switch"] |= switched
+    return add_repeat_markers(effort, repeat.to_numpy(), switched.to_numpy())
+
+
+def effort_markers(contacts: pd.DataFrame, settings: EffortSettings) -> pd.DataFrame:
+    """The markers that need only the contact itself (text and metadata), and their score.
+
+    Repeat contacts need the customer's other contacts: :func:`add_repeat_markers` adds them, so
+    a large batch can be marked chunk by chunk and the repeats found on its small columns.
+    """
+    markers = text_markers(contacts[s.TEXT])
     if s.TRANSFERS in contacts.columns:
         markers["transfer"] |= contacts[s.TRANSFERS].fillna(0).astype(float) > 0
     if s.WAIT_TIME_S in contacts.columns:
         markers["long_wait"] |= contacts[s.WAIT_TIME_S].fillna(0).astype(float) >= settings.long_wait_s
     if s.RESOLVED in contacts.columns:
         markers["unresolved"] |= contacts[s.RESOLVED].astype("boolean").eq(False).fillna(False).astype(bool)
-    weights = np.array([WEIGHTS[m] for m in s.EFFORT_MARKERS])
-    raw = markers[list(s.EFFORT_MARKERS)].to_numpy(dtype=float) @ weights
     result = markers[list(s.EFFORT_MARKERS)].add_prefix("effort_").astype(bool)
-    result[s.EFFORT_SCORE] = np.clip(np.rint(1 + raw), 1, 5).astype(int)
+    result[s.EFFORT_SCORE] = effort_scores(result[list(s.EFFORT_COLUMNS)].to_numpy())
     return result
+
+
+def add_repeat_markers(effort: pd.DataFrame, repeat: np.ndarray, switched: np.ndarray) -> pd.DataFrame:
+    """``effort`` (any frame with the effort columns) with repeat contact and channel switch
+    set where ``repeat`` / ``switched`` say so, and the score recomputed."""
+    effort = effort.copy()
+    effort["effort_repeat_contact"] = effort["effort_repeat_contact"].to_numpy(dtype=bool) | repeat
+    effort["effort_channel_switch"] = effort["effort_channel_switch"].to_numpy(dtype=bool) | switched
+    effort[s.EFFORT_SCORE] = effort_scores(effort[list(s.EFFORT_COLUMNS)].to_numpy())
+    return effort
+
+
+def effort_scores(markers: np.ndarray) -> np.ndarray:
+    """1 + the weighted sum of the markers (columns in ``EFFORT_MARKERS`` order), rounded, 1–5."""
+    weights = np.array([WEIGHTS[m] for m in s.EFFORT_MARKERS])
+    return np.clip(np.rint(1 + markers.astype(float) @ weights), 1, 5).astype(int)

@@ -7,6 +7,7 @@
     ├── InputError             an input file that cannot be read at all (exit 1)
     │   └── RejectsExceeded    too many rows rejected (exit 3)
     ├── ModelError             missing, tampered or incompatible model (exit 1)
+    ├── ScoringError           scoring failed inside a worker process (exit 1)
     └── PromotionRefused       a candidate that does not beat the champion (exit 1)
 """
 
@@ -41,6 +42,10 @@ class ModelError(PipelineError):
     """A model directory is missing, tampered with or built by incompatible versions."""
 
     exit_code = 1
+
+
+class ScoringError(PipelineError):
+    """Scoring a chunk failed, in this process or in a worker process."""
 
 
 class PromotionRefused(PipelineError):

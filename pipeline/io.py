@@ -124,6 +124,119 @@ def read_contacts(path: Path, encoding: str | None = None) -> pd.DataFrame:
     return frame
 
 
+# The encoding of a file read in chunks is detected on its first bytes, cut at a line end.
+SAMPLE_BYTES = 4 << 20
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def iter_contacts(path: Path, encoding: str | None = None, chunk_rows: int = 50_000) -> Iterator[pd.DataFrame]:
+    """:func:`read_contacts` in chunks of at most ``chunk_rows`` rows, so memory stays flat.
+
+    ``source_row`` counts on across chunks. CSV, TSV and JSON lines are decoded strictly as
+    they are read: a byte that is not valid in the encoding given, or detected on the first
+    :data:`SAMPLE_BYTES`, stops the run with an error, never with mojibake. Parquet is read by
+    row batches; JSON documents and UTF-16 files are read whole, then cut.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix != ".parquet" and (suffix == ".json" or _starts_with(path, UTF16_MARKS)):
+        frame = read_contacts(path, encoding)
+        for start in range(0, max(len(frame), 1), chunk_rows):
+            yield frame.iloc[start : start + chunk_rows].reset_index(drop=True)
+        return
+    offset, used = 0, encoding
+    try:
+        if suffix == ".parquet":
+            chunks = _parquet_chunks(path, chunk_rows)
+        else:
+            sample, used = _sample(path, encoding)
+            chunks = _text_chunks(path, suffix, sample, used, chunk_rows)
+        for frame in chunks:
+            frame = _with_source(frame, path, offset)
+            offset += len(frame)
+            yield frame
+    except FileNotFoundError:
+        raise InputError(f"input file not found: {path}") from None
+    except InputError as error:
+        raise InputError(f"{path}: {error}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path}: not valid {used} after row {offset} ({error.reason}); give the file's encoding with --encoding"
+        ) from None
+    except pd.errors.ParserError as error:
+        raise InputError(f"{path}: malformed CSV after row {offset}: {str(error).strip()}; fix the quoting of that line") from None
+    except (ValueError, OSError) as error:
+        raise InputError(f"cannot read {path}: {str(error).splitlines()[0]}") from None
+
+
+def _starts_with(path: Path, marks: tuple[bytes, ...]) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(2).startswith(marks)
+    except OSError:
+        return False
+
+
+def _sample(path: Path, encoding: str | None) -> tuple[str, str]:
+    """The file's first bytes up to a line end, decoded, and the encoding used."""
+    with open(path, "rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    if len(head) == SAMPLE_BYTES:
+        head = head[: head.rfind(b"\n") + 1] or head
+    sample, used = decode_bytes(head, encoding)
+    if not sample.strip():
+        raise InputError("the file is empty")
+    return sample, used
+
+
+def _with_source(frame: pd.DataFrame, path: Path, offset: int) -> pd.DataFrame:
+    duplicated = frame.columns[frame.columns.duplicated()].tolist()
+    if duplicated:
+        raise InputError(f"duplicated column names {duplicated}; rename them and run again")
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame.insert(0, "source_row", range(offset + 1, offset + len(frame) + 1))
+    frame.insert(0, "source_file", path.name)
+    return frame
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    empty = True
+    for batch in parquet.iter_batches(batch_size=chunk_rows):
+        empty = False
+        yield batch.to_pandas()
+    if empty:
+        yield parquet.schema_arrow.empty_table().to_pandas()
+
+
+def _text_chunks(path: Path, suffix: str, sample: str, used: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    from io import StringIO
+
+    with open(path, encoding=used, errors="strict", newline="") as text:
+        if suffix == ".jsonl":
+            try:
+                yield from pd.read_json(text, lines=True, dtype=False, chunksize=chunk_rows)
+            except ValueError as error:
+                raise InputError(f"not valid JSON lines: {error}") from None
+            return
+        separator = "\t" if suffix == ".tsv" else ","
+        header = next(csv.reader(StringIO(sample), delimiter=separator), [])
+        duplicated = sorted({name for name in header if header.count(name) > 1})
+        if duplicated:
+            raise InputError(f"duplicated column names {duplicated}; rename them and run again")
+        empty = True
+        for frame in pd.read_csv(
+            text, sep=separator, dtype=str, keep_default_na=False, na_values=[""], on_bad_lines="error",
+            chunksize=chunk_rows,
+        ):
+            empty = False
+            yield frame
+        if empty:
+            yield pd.DataFrame(columns=header, dtype=object)
+
+
 def _parse_text(text: str, suffix: str, path: Path) -> pd.DataFrame:
     from io import StringIO
 

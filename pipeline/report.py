@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -16,7 +17,7 @@ import pandas as pd
 
 from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON, PipelineConfig
-from pipeline.hotspots import Window, explain_hotspots, find_hotspots
+from pipeline.hotspots import Window, explain_hotspots, find_hotspots, phrase_samples
 from pipeline.io import write_csv, write_json, write_text
 from pipeline.normalize import prepare_texts
 from pipeline.pii import mask_pii_series
@@ -49,14 +50,23 @@ def build_report(
     reasons: pd.DataFrame,
     config: PipelineConfig,
     tokenizer: Tokenizer,
+    texts: Callable[[pd.Index], pd.Series] | None = None,
 ) -> Report:
+    """The report tables and page as of ``as_of``.
+
+    ``texts`` gives the texts of rows of ``scored`` by index when ``scored`` holds none (a
+    large store): only the texts the report shows or samples are fetched.
+    """
     settings = config.hotspots
     window = Window(as_of, settings.baseline_days)
     in_window = scored[scored[s.CONTACT_DATE].isin([*window.history_dates, window.as_of_text])]
+    texts_of = texts or (lambda index: in_window.loc[index, s.TEXT])
     hotspots = find_hotspots(in_window, as_of, reasons, settings, config.effort, config.cost)
-    prepared = prepare_texts(in_window[s.TEXT], view=config.normalize.view, to_simplified=config.normalize.to_simplified)
-    tokens = pd.Series([tokenizer(text) for text in prepared], index=in_window.index, dtype=object)
-    hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings)
+    samples = phrase_samples(hotspots, in_window, as_of, settings, config.runtime.phrase_sample, config.model.seed)
+    needed = pd.Index(sorted({i for pair in samples for side in pair for i in side}), dtype=in_window.index.dtype)
+    prepared = prepare_texts(texts_of(needed), view=config.normalize.view, to_simplified=config.normalize.to_simplified)
+    tokens = pd.Series([tokenizer(text) for text in prepared], index=needed, dtype=object)
+    hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings, samples)
     day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
     reason_rows = hotspots[hotspots["segment"] == ""]
     tables = {
@@ -64,8 +74,8 @@ def build_report(
         "quadrants": quadrant_summary(reason_rows),
         "root_causes": root_cause_summary(in_window, window, reasons),
         "trend": trend_table(in_window, window, reasons),
-        "self_service": self_service_candidates(in_window, hotspots[hotspots["segment"] == ""], config.model.seed),
-        "review_queue": review_queue(day, settings.review_queue_size, config.normalize.order_number_patterns),
+        "self_service": self_service_candidates(in_window, reason_rows, config.model.seed, texts_of),
+        "review_queue": review_queue(day, settings.review_queue_size, config.normalize.order_number_patterns, texts_of),
     }
     return Report(as_of, tables, render_html(tables, as_of, config.quadrant_cutoff))
 
@@ -147,9 +157,12 @@ def trend_table(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame) 
     return long.sort_values(["date", s.REASON], kind="mergesort").reset_index(drop=True)
 
 
-def review_queue(day: pd.DataFrame, size: int, order_patterns: list[str]) -> pd.DataFrame:
+def review_queue(
+    day: pd.DataFrame, size: int, order_patterns: list[str], texts: Callable[[pd.Index], pd.Series] | None = None
+) -> pd.DataFrame:
     """Contacts a person should look at: unknown first, then the least confident."""
     ranked = day.sort_values(s.CONFIDENCE, kind="mergesort").head(size)
+    text = texts(ranked.index) if texts is not None else ranked[s.TEXT]
     why = [
         f"not recognised: confidence {c:.2f} below the model's threshold" if r == UNKNOWN_REASON else f"low confidence {c:.2f}"
         for r, c in zip(ranked[s.REASON], ranked[s.CONFIDENCE])
@@ -159,7 +172,7 @@ def review_queue(day: pd.DataFrame, size: int, order_patterns: list[str]) -> pd.
             s.CONTACT_ID: ranked[s.CONTACT_ID],
             s.CONTACT_DATE: ranked[s.CONTACT_DATE],
             "channel": ranked[s.CHANNEL] if s.CHANNEL in ranked else "",
-            "text_masked": mask_pii_series(ranked[s.TEXT], tuple(order_patterns)).str.slice(0, 2000),
+            "text_masked": mask_pii_series(text, tuple(order_patterns)).str.slice(0, 2000),
             "predicted_reason": ranked[s.REASON],
             "top_candidate": ranked[CANDIDATE],
             s.CONFIDENCE: ranked[s.CONFIDENCE].round(4),
