@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.io import decode_bytes, escape_formulas, find_input_files, read_contacts, write_csv, write_json
+from pipeline.io import decode_bytes, escape_formulas, find_input_files, iter_contacts, read_contacts, write_csv, write_json
 
 SAMPLE = "contact_id,text,started_at\nA1,我的账单不对，多扣了月租,2026-11-20T09:00:00+08:00\nA2,寬頻斷咗成日,2026-11-20T10:00:00\n"
 
@@ -98,3 +98,38 @@ def test_decode_prefers_the_decoding_with_common_characters():
     data = "請問我的帳單為什麼這麼多".encode("big5")
     text, used = decode_bytes(data)
     assert used == "big5" and text == "請問我的帳單為什麼這麼多"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "big5", "utf-16"])
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_chunks_read_what_the_whole_file_holds(tmp_path, monkeypatch, encoding, suffix):
+    import pipeline.io
+
+    monkeypatch.setattr(pipeline.io, "SAMPLE_BYTES", 64)  # detection sees only the first lines
+    rows = pd.DataFrame(
+        {"contact_id": [f"C{i}" for i in range(23)], "text": [f"第{i}次打來，帳單,\n\"不對\"" for i in range(23)],
+         "started_at": ["2026-11-20T09:00:00"] * 23}
+    )
+    path = tmp_path / f"contacts{suffix}"
+    if suffix == ".csv":
+        path.write_bytes(rows.to_csv(index=False).encode(encoding))
+    elif suffix == ".jsonl":
+        path.write_bytes(rows.to_json(orient="records", lines=True, force_ascii=False).encode(encoding))
+    elif encoding == "utf-8":
+        rows.to_parquet(path)
+    else:
+        pytest.skip("Parquet has no text encoding")
+    chunks = list(iter_contacts(path, chunk_rows=5))
+    assert [len(chunk) for chunk in chunks] == [5, 5, 5, 5, 3]
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), read_contacts(path))
+
+
+def test_a_bad_byte_after_the_detection_sample_stops_the_read_clearly(tmp_path, monkeypatch):
+    import pipeline.io
+
+    monkeypatch.setattr(pipeline.io, "SAMPLE_BYTES", 64)
+    path = tmp_path / "contacts.csv"
+    good = "".join(f"C{i},账单不对,2026-11-20\n" for i in range(30))
+    path.write_bytes(("contact_id,text,started_at\n" + good).encode("utf-8") + "C99,帳單,2026-11-20\n".encode("big5"))
+    with pytest.raises(InputError, match="not valid utf-8 after row .*--encoding"):
+        list(iter_contacts(path, chunk_rows=10))
