@@ -93,21 +93,32 @@ class ChunkScorer:
             for chunk in chunks:
                 yield _checked(partial(score_chunk, self.workspace, self.model, chunk))
             return
-        context = multiprocessing.get_context("forkserver")
-        pool = ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_start_worker,
-            initargs=(self.workspace, self.model.path, logging.getLogger().getEffectiveLevel()),
-        )
-        pending: deque[Future] = deque()
-        try:
-            for chunk in chunks:
-                pending.append(pool.submit(_score_in_worker, chunk))
-                if len(pending) >= 2 * self.workers:
-                    yield _checked(pending.popleft().result)
-            while pending:
+        initargs = (self.workspace, self.model.path, logging.getLogger().getEffectiveLevel())
+        yield from ordered_map(_score_in_worker, chunks, self.workers, _start_worker, initargs)
+
+
+def ordered_map(
+    function: Callable, items: Iterable, workers: int, initializer: Callable | None = None, initargs: tuple = ()
+) -> Iterator:
+    """``function`` over ``items`` on a pool of ``workers`` processes, results in order.
+
+    Each worker runs ``initializer(*initargs)`` once (load the model, build the engines). At most
+    two items per worker are in flight, so memory stays bounded whatever the number of items.
+    A worker's failure is raised as :class:`ScoringError`.
+    """
+    context = multiprocessing.get_context("forkserver")  # no fork of a process holding Arrow's threads
+    context.set_forkserver_preload(["pipeline.batch"])  # imported once, then each worker forks
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs)
+    pending: deque[Future] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= 2 * workers:
                 yield _checked(pending.popleft().result)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        while pending:
+            yield _checked(pending.popleft().result)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _checked(work: Callable[[], pd.DataFrame]) -> pd.DataFrame:

@@ -142,7 +142,8 @@ class RuntimeSettings(Section):
 
     # None: every core this process may use
     workers: int | None = Field(None, ge=1)
-    chunk_rows: int = Field(20_000, ge=1)
+    # small enough that a modest batch still keeps every worker busy
+    chunk_rows: int = Field(5_000, ge=1)
     # at most this many texts per side when finding a hotspot's distinctive phrases
     phrase_sample: int = Field(5_000, ge=100)
 
