@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from pipeline import schemas as s
 from pipeline.effort import effort_markers, effort_scores
 from pipeline.errors import PipelineError, ScoringError
+from pipeline.fastngrams import accelerate
 from pipeline.ingest import IngestResult, ingest_contacts
 from pipeline.io import atomic_path, escape_formulas, iter_contacts
 from pipeline.modelstore import LoadedModel, load_model
@@ -72,7 +73,7 @@ _WORKER: dict[str, object] = {}
 def _start_worker(workspace: Workspace, model_dir: Path, level: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("pipeline").setLevel(max(level, logging.WARNING))  # the main process logs progress
-    _WORKER["workspace"], _WORKER["model"] = workspace, load_model(model_dir)
+    _WORKER["workspace"], _WORKER["model"] = workspace, fast_model(load_model(model_dir))
 
 
 def _score_in_worker(contacts: pd.DataFrame) -> pd.DataFrame:
@@ -87,11 +88,18 @@ class ChunkScorer:
         self.workspace = workspace
         self.model = model
         self.workers = workers
+        self.fast = None
+
+    @property
+    def in_process_model(self) -> LoadedModel:
+        if self.fast is None:
+            self.fast = fast_model(self.model)
+        return self.fast
 
     def map(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         if self.workers <= 1:
             for chunk in chunks:
-                yield _checked(partial(score_chunk, self.workspace, self.model, chunk))
+                yield _checked(partial(score_chunk, self.workspace, self.in_process_model, chunk))
             return
         initargs = (self.workspace, self.model.path, logging.getLogger().getEffectiveLevel())
         yield from ordered_map(_score_in_worker, chunks, self.workers, _start_worker, initargs)
@@ -119,6 +127,14 @@ def ordered_map(
             yield _checked(pending.popleft().result)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def fast_model(model: LoadedModel) -> LoadedModel:
+    """The model with its character n-grams computed by :mod:`pipeline.fastngrams` (same output)."""
+    root_cause = model.root_cause_pipeline
+    return replace(
+        model, pipeline=accelerate(model.pipeline), root_cause_pipeline=None if root_cause is None else accelerate(root_cause)
+    )
 
 
 def _checked(work: Callable[[], pd.DataFrame]) -> pd.DataFrame:
