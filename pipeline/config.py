@@ -145,7 +145,7 @@ class RuntimeSettings(Section):
     # small enough that a modest batch still keeps every worker busy
     chunk_rows: int = Field(5_000, ge=1)
     # at most this many texts per side when finding a hotspot's distinctive phrases
-    phrase_sample: int = Field(5_000, ge=100)
+    phrase_sample: int = Field(2_000, ge=100)
 
 
 class PathSettings(Section):

@@ -113,3 +113,22 @@ def test_worker_failures_become_a_scoring_error(model_dir):
     chunk = pd.DataFrame({"contact_id": ["1"], "text": ["我要查话费"]})
     with pytest.raises(ScoringError, match="scoring a chunk failed"):
         list(ChunkScorer(workspace, model, workers=1).map([chunk]))
+
+
+def test_progress_is_a_log_line_when_nobody_watches(monkeypatch, caplog):
+    import logging
+
+    import pipeline.batch
+
+    monkeypatch.setattr(pipeline.batch, "LOG_EVERY_S", 0.0)
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        progress = pipeline.batch.Progress("score")  # pytest's stderr is not a terminal
+        progress.update(5000)
+        progress.update(2500)
+        progress.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "pipeline.batch"]
+    assert lines[-1].startswith("score - 7500 contacts so far") and progress.bar is None
+    with caplog.at_level(logging.INFO, logger="pipeline"):
+        quiet = pipeline.batch.Progress("score", quiet=True)
+        quiet.update(10)
+    assert len([r for r in caplog.records if r.name == "pipeline.batch"]) == len(lines)

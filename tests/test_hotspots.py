@@ -119,3 +119,20 @@ def test_a_leverage_reason_with_high_effort_is_flagged_with_evidence():
     assert hotspots.loc["r03", "observed_quadrant"] == "simplify"
     assert hotspots.loc["r03", "quadrant_flag"].startswith("configured leverage, data says simplify: high-effort share 50%")
     assert hotspots.loc["r07", "quadrant_flag"] == ""  # another leverage reason with ordinary effort
+
+
+def test_phrase_samples_are_capped_seeded_and_in_order():
+    from pipeline.hotspots import phrase_samples
+
+    as_of = date(2026, 11, 20)
+    days = [(as_of - timedelta(days=d)).isoformat() for d in range(29)]
+    scored = pd.DataFrame({s.CONTACT_DATE: np.repeat(days, 50), s.REASON: np.tile(["billing", "outage"], 29 * 25)})
+    hotspots = pd.DataFrame({s.REASON: ["billing", "outage"], "segment": ["", ""]})
+    settings = HotspotSettings()
+    capped = phrase_samples(hotspots, scored, as_of, settings, limit=100, seed=3)
+    whole = phrase_samples(hotspots, scored, as_of, settings)
+    for (today, background), (all_today, all_background) in zip(capped, whole):
+        assert len(today) == len(all_today) == 25  # under the cap: every row
+        assert len(background) == 100 < len(all_background) == 25 * 28
+        assert background.is_monotonic_increasing and set(background) <= set(all_background)
+    assert [list(b) for _, b in capped] == [list(b) for _, b in phrase_samples(hotspots, scored, as_of, settings, limit=100, seed=3)]
