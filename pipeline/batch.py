@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import schemas as s
+from pipeline.config import UNKNOWN_REASON
 from pipeline.effort import effort_markers, effort_scores
 from pipeline.errors import PipelineError, ScoringError
 from pipeline.fastngrams import accelerate
@@ -194,6 +195,8 @@ class Spilled:
     rejects: list[pd.DataFrame] = field(default_factory=list)
     read: int = 0
     scored: int = 0
+    unknown: int = 0
+    truncated: int = 0
 
     @property
     def timeline(self) -> pd.DataFrame:
@@ -237,6 +240,8 @@ def spill_scores(
             rows.to_parquet(path, index=False)
             spilled.parts.append((key, path, spilled.scored + rows.index.to_numpy()))
         spilled.scored += len(scored)
+        spilled.unknown += int((scored[s.REASON] == UNKNOWN_REASON).sum())
+        spilled.truncated += int(scored[s.TEXT_TRUNCATED].sum())
         progress.update(len(scored))
 
 
@@ -265,7 +270,10 @@ def stream_scores(
         raise
     finally:
         progress.close()
-    log.info("score - %d contacts scored of %d read, on %d worker(s)", spilled.scored, spilled.read, workers)
+    log.info(
+        "score - %d read, %d scored (%d unknown, %d truncated), %d rejected; on %d worker(s)",
+        spilled.read, spilled.scored, spilled.unknown, spilled.truncated, spilled.read - spilled.scored, workers,
+    )
     return spilled
 
 

@@ -113,7 +113,7 @@ def ingest_contacts(
         kept[s.STARTED_AT] = local
         kept[s.CONTACT_DATE] = local.dt.strftime("%Y-%m-%d")
     kept = coerce_metadata(kept)
-    log.info(
+    log.debug(  # once per chunk: the batch logs the totals
         "ingest - %d rows read, %d kept, %d rejected, %d truncated",
         len(frame), len(kept), len(rejects), int(truncated.sum()),
     )
