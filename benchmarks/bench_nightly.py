@@ -14,7 +14,7 @@ is trained once on the demo's labelled data. Then, each in a child process of it
   of the same file and its rate extrapolated (``--notebook-n 0`` times it on all).
 
 Peak memory: the RSS of the largest single process (``wait4``) and the whole process tree's
-(the run's workers included) proportional set size, sampled from /proc every 0.2 s.
+(the run's workers included) proportional set size, sampled from /proc every 0.5 s.
 
     python benchmarks/bench_nightly.py [--sizes 100000 1000000] [--workers N] [--notebook-n 100000]
 """
@@ -142,7 +142,7 @@ def measure(command: list[str]) -> dict:
             nonlocal peak_tree
             while not done.is_set():
                 peak_tree = max(peak_tree, tree_rss(child.pid))
-                done.wait(0.2)
+                done.wait(0.5)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()

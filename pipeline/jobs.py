@@ -46,7 +46,7 @@ from pipeline.modelstore import (
     set_champion,
 )
 from pipeline.quadrants import reason_table
-from pipeline.report import build_report, write_report
+from pipeline.report import build_report, report_columns, write_report
 from pipeline.store import StoredTexts, batch_path, drop_stale, read_store, stored_ids
 from pipeline.tokenize import Tokenizer, read_stopwords, read_user_words, words_hash
 from pipeline.train import evaluate_predictions, per_class_table, train_classifier
@@ -435,7 +435,7 @@ def run_job(
         spilled.discard()
     with timer("report"):
         window = [(run_date - timedelta(days=i)).isoformat() for i in range(config.hotspots.baseline_days + 1)]
-        history = read_store(store, dates=window, skip=(s.TEXT,))
+        history = read_store(store, dates=window, columns=report_columns(config))
         labels = tuple(model.metadata.get("labels", ()))
         report = build_report(
             history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), StoredTexts(store, window)

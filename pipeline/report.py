@@ -37,6 +37,15 @@ HOTSPOT_COLUMNS = [
 QUADRANT_ORDER = ["eliminate", "automate", "simplify", "leverage", "unassigned"]
 
 
+def report_columns(config: PipelineConfig) -> list[str]:
+    """The scored columns a report reads besides the text (which it fetches row by row)."""
+    columns = [
+        s.CONTACT_ID, s.REASON, CANDIDATE, s.CONFIDENCE, s.ROOT_CAUSE, s.CHANNEL, s.HANDLE_TIME_S,
+        s.EFFORT_SCORE, *s.EFFORT_COLUMNS, *config.hotspots.segments,
+    ]
+    return list(dict.fromkeys(columns))
+
+
 @dataclass
 class Report:
     as_of: date

@@ -73,7 +73,7 @@ def read_store(
         frame = pd.read_parquet(path, columns=present)
         frames.append(frame.assign(**{s.CONTACT_DATE: contact_date}))
     if not frames:
-        return pd.DataFrame(columns=[*(columns or []), s.CONTACT_DATE])
+        return pd.DataFrame(columns=[*(c for c in columns or [] if c != s.CONTACT_DATE), s.CONTACT_DATE])
     return pd.concat(frames, ignore_index=True)
 
 
