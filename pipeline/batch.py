@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import shutil
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import schemas as s
-from pipeline.config import UNKNOWN_REASON
+from pipeline.config import UNKNOWN_REASON, quiet_progress
 from pipeline.effort import effort_markers, effort_scores
 from pipeline.errors import PipelineError, ScoringError
 from pipeline.fastngrams import accelerate
@@ -165,7 +164,7 @@ class Progress:
         self.started = self.logged = time.monotonic()
         self.quiet = quiet or logging.getLogger("pipeline").getEffectiveLevel() > logging.INFO
         self.bar = None
-        if not self.quiet and sys.stderr.isatty():
+        if not self.quiet and sys.stderr.isatty() and not quiet_progress():
             from tqdm import tqdm
 
             self.bar = tqdm(desc=what, unit=" contacts", unit_scale=True, leave=False, file=sys.stderr)
@@ -255,13 +254,12 @@ def stream_scores(
     key_of: Callable[[pd.DataFrame], Iterable[tuple[str, pd.DataFrame]]],
     spill_root: Path,
     workers: int,
-    quiet: bool = False,
 ) -> Spilled:
     """Read, ingest and score ``files`` chunk by chunk; the scored rows are spilled under
     ``spill_root`` (the caller discards them with :meth:`Spilled.discard`)."""
     spill_root.mkdir(parents=True, exist_ok=True)
     spilled = Spilled(Path(tempfile.mkdtemp(prefix=".spill-", dir=spill_root)))
-    progress = Progress("score", quiet)
+    progress = Progress("score")
     try:
         chunks = ingest_chunks(files, encoding, workspace.config.runtime.chunk_rows, ingest, spilled)
         spill_scores(ChunkScorer(workspace, model, workers).map(chunks), spilled, key_of, progress)
@@ -349,5 +347,4 @@ def finish_parts(
 def stale_spills(root: Path) -> None:
     """Spill folders a killed run left behind."""
     for folder in Path(root).glob(".spill-*"):
-        if folder.is_dir() and os.access(folder, os.W_OK):
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -296,11 +296,15 @@ def batch_repeats(workspace: Workspace, timeline: pd.DataFrame, store: Path | No
     batch order), against each other and the stored days a repeat can look back to."""
     recent = None
     window_days = workspace.config.effort.repeat_window_days
-    if store is not None and len(timeline):
+    if store is not None and len(timeline) and s.CUSTOMER_ID in timeline.columns:
         first, last = timeline[s.STARTED_AT].min().date(), timeline[s.STARTED_AT].max().date()
         span = (last - first).days + window_days + 1
         days = [(first - timedelta(days=window_days) + timedelta(days=i)).isoformat() for i in range(span)]
-        recent = read_store(store, dates=days, columns=[s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL])
+        # only the batch's customers' contacts can make a repeat: a week at a million a day stays small
+        customers = timeline[s.CUSTOMER_ID].dropna().unique().tolist()
+        recent = None if not customers else read_store(
+            store, dates=days, columns=[s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL], where_in=(s.CUSTOMER_ID, customers)
+        )
     repeat, switched = repeat_contacts(timeline, recent, window_days)
     return repeat.to_numpy(dtype=bool), switched.to_numpy(dtype=bool)
 

@@ -59,18 +59,30 @@ def store_files(store: Path, dates: list[str] | None = None) -> list[tuple[str, 
 
 
 def read_store(
-    store: Path, dates: list[str] | None = None, columns: list[str] | None = None, skip: tuple[str, ...] = ()
+    store: Path,
+    dates: list[str] | None = None,
+    columns: list[str] | None = None,
+    skip: tuple[str, ...] = (),
+    where_in: tuple[str, list] | None = None,
 ) -> pd.DataFrame:
     """Scored contacts of the given dates (all dates when None), with ``contact_date``.
 
-    ``skip`` leaves out columns (the text, which :class:`StoredTexts` fetches row by row).
+    ``skip`` leaves out columns (the text, which :class:`StoredTexts` fetches row by row);
+    ``where_in`` = (column, values) keeps only the rows whose column holds one of the values
+    (files without that column give none), filtered while reading.
     """
     frames = []
     for contact_date, path in store_files(store, dates):
         # optional columns (customer_id, channel …) are absent when the input had none
-        names = pq.read_schema(path).names
+        schema = pq.read_schema(path)
+        names = schema.names
         present = [c for c in (names if columns is None else columns) if c in names and c not in skip]
-        frame = pd.read_parquet(path, columns=present)
+        if where_in is None:
+            frame = pd.read_parquet(path, columns=present)
+        elif where_in[0] in names and schema.field(where_in[0]).type != pa.null():  # null: a column never filled
+            frame = pq.read_table(path, columns=present, filters=[(where_in[0], "in", list(where_in[1]))]).to_pandas()
+        else:
+            continue
         frames.append(frame.assign(**{s.CONTACT_DATE: contact_date}))
     if not frames:
         return pd.DataFrame(columns=[*(c for c in columns or [] if c != s.CONTACT_DATE), s.CONTACT_DATE])

@@ -132,3 +132,19 @@ def test_progress_is_a_log_line_when_nobody_watches(monkeypatch, caplog):
         quiet = pipeline.batch.Progress("score", quiet=True)
         quiet.update(10)
     assert len([r for r in caplog.records if r.name == "pipeline.batch"]) == len(lines)
+
+
+def test_a_repeat_is_found_against_the_stored_nights_of_the_batch_customers_only(tmp_path, model_dir):
+    workspace = Workspace(load_config(), tmp_path)
+    day, before = DEMO_END, DEMO_END - timedelta(days=1)
+    nights = {
+        before: [("A1", "U1", f"{before}T10:00:00", "phone"), ("A2", "U3", f"{before}T11:00:00", "chat")],
+        day: [("B1", "U1", f"{day}T09:00:00", "chat"), ("B2", "U2", f"{day}T09:30:00", "phone")],
+    }
+    for night, rows in nights.items():
+        source = tmp_path / f"{night}.csv"
+        pd.DataFrame(rows, columns=["contact_id", "customer_id", "started_at", "channel"]).assign(text="我的宽带断了").to_csv(source, index=False)
+        run_job(workspace, night, source=source, model_dir=model_dir)
+    stored = read_store(tmp_path / "store", dates=[day.isoformat()]).set_index("contact_id")
+    assert stored.loc["B1", "effort_repeat_contact"] and stored.loc["B1", "effort_channel_switch"]
+    assert not stored.loc["B2", "effort_repeat_contact"]
