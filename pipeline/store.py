@@ -1,8 +1,9 @@
 """The scored-contact store: Parquet files partitioned by contact date.
 
 Layout: ``<store>/contact_date=YYYY-MM-DD/batch=<run date>.parquet``. A run owns the files of
-its batch; re-running the same date replaces exactly those files (each one atomically), so a
-rerun never double-counts and late rows from another day's file are kept.
+its batch; re-running the same date replaces exactly those files (written under temporary names
+and renamed once all are written, see :func:`pipeline.batch.finish_parts`), so a rerun never
+double-counts and late rows from another day's file are kept.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import schemas as s
-from pipeline.io import write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +29,6 @@ def batch_files(store: Path, batch: str) -> list[Path]:
 
 def batch_path(store: Path, contact_date: str, batch: str) -> Path:
     return Path(store) / f"{PARTITION}{contact_date}" / f"batch={batch}.parquet"
-
-
-def write_batch(scored: pd.DataFrame, store: Path, batch: str) -> list[Path]:
-    """Replace the batch's files with ``scored``, one file per contact date."""
-    written = []
-    for contact_date, rows in scored.groupby(s.CONTACT_DATE, sort=True):
-        target = batch_path(store, contact_date, batch)
-        written.append(write_parquet(rows.drop(columns=[s.CONTACT_DATE]).reset_index(drop=True), target))
-    drop_stale(store, batch, written)
-    log.info("store - batch %s: %d contacts in %d partitions", batch, len(scored), len(written))
-    return written
 
 
 def drop_stale(store: Path, batch: str, written: list[Path]) -> None:
