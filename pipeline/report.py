@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import logging
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -74,7 +75,8 @@ def build_report(
     samples = phrase_samples(hotspots, in_window, as_of, settings, config.runtime.phrase_sample, config.model.seed)
     needed = pd.Index(sorted({i for pair in samples for side in pair for i in side}), dtype=in_window.index.dtype)
     prepared = prepare_texts(texts_of(needed), view=config.normalize.view, to_simplified=config.normalize.to_simplified)
-    tokens = pd.Series([tokenizer(text) for text in prepared], index=needed, dtype=object)
+    # interned: the samples' tokens repeat a small vocabulary; one copy of each word, not millions
+    tokens = pd.Series([list(map(sys.intern, tokenizer(text))) for text in prepared], index=needed, dtype=object)
     hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings, samples)
     day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
     reason_rows = hotspots[hotspots["segment"] == ""]
