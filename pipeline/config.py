@@ -174,6 +174,17 @@ class CostSettings(Section):
     deflection_rate: float = Field(0.4, ge=0, le=1)
 
 
+class RuntimeSettings(Section):
+    """How a large batch is processed: in chunks of ``chunk_rows`` rows, on ``workers`` processes."""
+
+    # None: every core this process may use
+    workers: int | None = Field(None, ge=1)
+    # small enough that a modest batch still keeps every worker busy
+    chunk_rows: int = Field(5_000, ge=1)
+    # at most this many texts per side when finding a hotspot's distinctive phrases
+    phrase_sample: int = Field(2_000, ge=100)
+
+
 class PathSettings(Section):
     """Where things live, relative to the directory that holds the config file's parent."""
 
@@ -206,6 +217,7 @@ class PipelineConfig(Section):
     paths: PathSettings = PathSettings()
     run: RunSettings = RunSettings()
     tracking: TrackingSettings = TrackingSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
     quadrant_cutoff: float = Field(3, ge=1, le=5)
     taxonomy: Path = Path("taxonomy.yaml")
     userdict: Path = Path("userdict.txt")
@@ -352,6 +364,16 @@ def tracking_uri(config: PipelineConfig, home: Path) -> str:
 
 def artifact_root(config: PipelineConfig, home: Path) -> Path:
     return resolve_under(home, config.paths.tracking) / "artifacts"
+
+
+def worker_count(settings: RuntimeSettings) -> int:
+    """``runtime.workers``, or every core this process may run on."""
+    if settings.workers:
+        return settings.workers
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def quiet_progress() -> bool:

@@ -8,6 +8,7 @@
     │   └── RejectsExceeded    too many rows rejected (exit 3)
     ├── ModelError             missing, tampered or incompatible model (exit 1)
     ├── RunLocked              another run holds the store's lock (exit 1)
+    ├── ScoringError           scoring failed inside a worker process (exit 1)
     └── PromotionRefused       a candidate that does not beat the champion (exit 1)
 """
 
@@ -46,6 +47,12 @@ class ModelError(PipelineError):
 
 class RunLocked(PipelineError):
     """Another run holds the store's lock and did not let go within the configured wait."""
+
+    exit_code = 1
+
+
+class ScoringError(PipelineError):
+    """Scoring a chunk failed, in this process or in a worker process."""
 
     exit_code = 1
 

@@ -266,31 +266,62 @@ def distinctive_phrases(
     return [str(token) for token in z.sort_values(ascending=False).index[:top]]
 
 
+def phrase_samples(
+    hotspots: pd.DataFrame, scored: pd.DataFrame, as_of: date, settings: HotspotSettings,
+    limit: int | None = None, seed: int = 0,
+) -> list[tuple[pd.Index, pd.Index]]:
+    """Per hotspot row, the rows whose texts its phrases come from: today's members, and the
+    background (the reason's own history, or all other contacts for a new or tiny reason).
+    Each side is a seeded random sample of at most ``limit`` rows, in ``scored`` order."""
+    window = Window(as_of, settings.baseline_days)
+    is_day = scored[s.CONTACT_DATE] == window.as_of_text
+    in_history = scored[s.CONTACT_DATE].isin(window.history_dates)
+    samples = []
+    for row in hotspots.itertuples(index=False):
+        members = _members(scored, row)
+        background = scored.index[members & in_history]
+        if len(background) < 20:  # a new or tiny reason: compare with all other contacts
+            background = scored.index[in_history & ~members]
+        today = scored.index[members & is_day]
+        samples.append((_at_most(today, limit, seed), _at_most(background, limit, seed)))
+    return samples
+
+
+def _members(scored: pd.DataFrame, row) -> pd.Series:
+    members = scored[s.REASON] == row.reason
+    if row.segment:
+        column, value = row.segment.split("=", 1)
+        members &= scored[column].astype(str) == value
+    return members
+
+
+def _at_most(index: pd.Index, limit: int | None, seed: int) -> pd.Index:
+    if limit is None or len(index) <= limit:
+        return index
+    return index[np.sort(np.random.default_rng(seed).choice(len(index), limit, replace=False))]
+
+
 def explain_hotspots(
     hotspots: pd.DataFrame,
     scored: pd.DataFrame,
     tokens: pd.Series,
     as_of: date,
     settings: HotspotSettings,
+    samples: list[tuple[pd.Index, pd.Index]] | None = None,
 ) -> pd.DataFrame:
     """Top phrases against the reason's own baseline and example contact ids, per hotspot row.
 
-    ``tokens`` holds the token list of each row of ``scored`` (same index).
+    ``tokens`` holds the token list of rows of ``scored`` (same index): all of them, or those
+    of ``samples`` (from :func:`phrase_samples`).
     """
     window = Window(as_of, settings.baseline_days)
     is_day = scored[s.CONTACT_DATE] == window.as_of_text
-    in_history = scored[s.CONTACT_DATE].isin(window.history_dates)
+    samples = samples if samples is not None else phrase_samples(hotspots, scored, as_of, settings)
     phrases, examples = [], []
-    for row in hotspots.itertuples(index=False):
-        members = scored[s.REASON] == row.reason
-        if row.segment:
-            column, value = row.segment.split("=", 1)
-            members &= scored[column].astype(str) == value
-        today = scored[members & is_day]
-        background = tokens[members & in_history]
-        if len(background) < 20:  # a new or tiny reason: compare with all other contacts
-            background = tokens[in_history & ~members]
-        phrases.append(" | ".join(distinctive_phrases(list(tokens[today.index]), list(background), settings.top_phrases)))
+    for row, (today_rows, background_rows) in zip(hotspots.itertuples(index=False), samples):
+        target, background = list(tokens.loc[today_rows]), list(tokens.loc[background_rows])
+        phrases.append(" | ".join(distinctive_phrases(target, background, settings.top_phrases)))
+        today = scored[_members(scored, row) & is_day]
         chosen = today.sort_values(s.CONFIDENCE, ascending=False, kind="mergesort").head(settings.examples)
         examples.append(" ".join(chosen[s.CONTACT_ID].astype(str)))
     return hotspots.assign(top_phrases=phrases, example_contact_ids=examples)

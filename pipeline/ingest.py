@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -31,6 +32,8 @@ FALSE_WORDS = {"false", "0", "no", "n", "f", "否", "未解决", "未解決"}
 class IngestResult:
     contacts: pd.DataFrame
     rejects: pd.DataFrame
+    # id → source row of each id's first valid row here: a later chunk's ``earlier_rows``
+    first_rows: dict[str, int] = field(default_factory=dict)
 
 
 def rename_columns(raw: pd.DataFrame, columns: ColumnSettings) -> pd.DataFrame:
@@ -56,9 +59,13 @@ def ingest_contacts(
     required: tuple[str, ...] = s.REQUIRED_COLUMNS,
     known_ids: frozenset[str] = frozenset(),
     not_after: date | None = None,
+    earlier_rows: Mapping[str, int] | None = None,
 ) -> IngestResult:
     """Validate renamed raw rows; ``known_ids`` are ids already stored by earlier runs, and a
-    contact dated after ``not_after`` is rejected (a clock or export error)."""
+    contact dated after ``not_after`` is rejected (a clock or export error).
+
+    ``earlier_rows`` (id → source row) are the ids seen in earlier chunks of the same batch.
+    """
     frame = rename_columns(raw, columns)
     check_columns(frame, required, str(frame["source_file"].iloc[0]) if len(frame) else "input")
     reasons = pd.Series("", index=frame.index, dtype=object)
@@ -85,6 +92,11 @@ def ingest_contacts(
     else:
         started = pd.Series(pd.NaT, index=frame.index)
 
+    if earlier_rows:
+        again = (reasons == "") & ids.isin(earlier_rows.keys())
+        reasons[again] = (
+            "duplicate contact_id in this batch (first at row " + ids[again].map(earlier_rows).astype(str) + ")"
+        )
     first_seen = ids.where(reasons == "").dropna()
     duplicated = first_seen.duplicated(keep="first")
     first_row = frame.loc[first_seen.index, s.SOURCE_ROW].groupby(first_seen.values).transform("first")
@@ -115,11 +127,12 @@ def ingest_contacts(
         kept[s.STARTED_AT] = local
         kept[s.CONTACT_DATE] = local.dt.strftime("%Y-%m-%d")
     kept = coerce_metadata(kept)
-    log.info(
+    log.debug(  # once per chunk: the batch logs the totals
         "ingest - %d rows read, %d kept, %d rejected, %d truncated",
         len(frame), len(kept), len(rejects), int(truncated.sum()),
     )
-    return IngestResult(kept.reset_index(drop=True), rejects)
+    first = first_seen[~duplicated]
+    return IngestResult(kept.reset_index(drop=True), rejects, dict(zip(first, frame.loc[first.index, s.SOURCE_ROW])))
 
 
 def _clean_id(value: object) -> str | None:

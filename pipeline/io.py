@@ -82,6 +82,140 @@ def read_contacts(path: Path, encoding: str | None = None) -> pd.DataFrame:
     return frame
 
 
+# The encoding of a file read in chunks is detected on its first bytes, cut at a line end.
+SAMPLE_BYTES = 4 << 20
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def iter_contacts(path: Path, encoding: str | None = None, chunk_rows: int = 50_000) -> Iterator[pd.DataFrame]:
+    """:func:`read_contacts` in chunks of at most ``chunk_rows`` rows, so memory stays flat.
+
+    ``source_row`` counts on across chunks. CSV, TSV and JSON lines are decoded strictly as
+    they are read: a byte that is not valid in the encoding given, or detected on the first
+    :data:`SAMPLE_BYTES`, stops the run with an error, never with mojibake. Parquet is read by
+    row batches; JSON documents and UTF-16 files are read whole, then cut.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix != ".parquet" and (suffix == ".json" or _starts_with(path, UTF16_MARKS)):
+        frame = read_contacts(path, encoding)
+        for start in range(0, max(len(frame), 1), chunk_rows):
+            yield frame.iloc[start : start + chunk_rows].reset_index(drop=True)
+        return
+    offset, used = 0, encoding
+    try:
+        if suffix == ".parquet":
+            chunks = _parquet_chunks(path, chunk_rows)
+        else:
+            used = _detected(path, encoding)
+            chunks = _text_chunks(path, suffix, used, chunk_rows)
+        for frame in chunks:
+            frame = _with_source(frame, path, offset)
+            offset += len(frame)
+            yield frame
+    except FileNotFoundError:
+        raise InputError(f"input file not found: {path}") from None
+    except InputError as error:
+        raise InputError(f"{path}: {error}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path}: not valid {used} after row {offset} ({error.reason}); give the file's encoding with --encoding"
+        ) from None
+    except pd.errors.ParserError as error:
+        raise InputError(f"{path}: malformed CSV after row {offset}: {str(error).strip()}; fix the quoting of that line") from None
+    except (ValueError, OSError) as error:
+        raise InputError(f"cannot read {path}: {str(error).splitlines()[0]}") from None
+
+
+def _starts_with(path: Path, marks: tuple[bytes, ...]) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(2).startswith(marks)
+    except OSError:
+        return False
+
+
+def _detected(path: Path, encoding: str | None) -> str:
+    """The encoding of the file's first bytes up to a line end (given, or detected and checked)."""
+    with open(path, "rb") as handle:
+        head = handle.read(SAMPLE_BYTES)
+    if len(head) == SAMPLE_BYTES:
+        head = head[: head.rfind(b"\n") + 1] or head
+    sample, used = decode_bytes(head, encoding)
+    if not sample.strip():
+        raise InputError("the file is empty")
+    return used
+
+
+def _with_source(frame: pd.DataFrame, path: Path, offset: int) -> pd.DataFrame:
+    duplicated = frame.columns[frame.columns.duplicated()].tolist()
+    if duplicated:
+        raise InputError(f"duplicated column names {duplicated}; rename them and run again")
+    frame = frame.astype(object).where(frame.notna(), None)
+    frame.insert(0, "source_row", range(offset + 1, offset + len(frame) + 1))
+    frame.insert(0, "source_file", path.name)
+    return frame
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    empty = True
+    for batch in parquet.iter_batches(batch_size=chunk_rows):
+        empty = False
+        yield _text_from_bytes(batch.to_pandas(integer_object_nulls=True))  # as read_contacts reads it
+    if empty:
+        yield parquet.schema_arrow.empty_table().to_pandas()
+
+
+BLOCK_CHARS = 8 << 20
+
+
+def _text_chunks(path: Path, suffix: str, used: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """Blocks of whole records, each parsed by :func:`_parse_text` (the whole-file checks apply to
+    every block; a CSV block carries the header), cut into frames of ``chunk_rows`` rows."""
+    lines = suffix == ".jsonl"
+    header, parsed = "", 0
+    with open(path, encoding=used, errors="strict", newline="") as text:
+        for block in _record_blocks(text, quoted=not lines):
+            if lines:
+                frame = _parse_json_lines(block.replace("\x00", " "), first_line=parsed + 1)
+                parsed += block.count("\n")
+            elif not header:
+                end = _record_end(block, 0)
+                header = block if end < 0 else block[: end + 1]
+                frame = _parse_text(block, suffix, path)
+            else:
+                frame = _parse_text(header + block, suffix, path)
+            for start in range(0, max(len(frame), 1), chunk_rows):
+                yield frame.iloc[start : start + chunk_rows].reset_index(drop=True)
+
+
+def _record_blocks(text, quoted: bool) -> Iterator[str]:
+    """The stream's text in blocks of about :data:`BLOCK_CHARS` that end at a record's end: a line
+    break outside quotes (CSV doubles a quote inside a quoted value, so the count is even there)."""
+    buffer, yielded = "", False
+    while piece := text.read(BLOCK_CHARS):
+        buffer += piece
+        cut = buffer.rfind("\n")
+        while cut >= 0 and quoted and buffer.count('"', 0, cut) % 2:
+            cut = buffer.rfind("\n", 0, cut)
+        if cut >= 0:
+            yield buffer[: cut + 1]
+            buffer, yielded = buffer[cut + 1 :], True
+    if buffer.strip() or not yielded:
+        yield buffer
+
+
+def _record_end(text: str, start: int) -> int:
+    """The position of the line break that ends the record starting at ``start`` (-1: none)."""
+    cut = text.find("\n", start)
+    while cut >= 0 and text.count('"', start, cut) % 2:
+        cut = text.find("\n", cut + 1)
+    return cut
+
+
 def _parse_text(text: str, suffix: str, path: Path) -> pd.DataFrame:
     from io import StringIO
 
@@ -147,17 +281,18 @@ def _parse_json(text: str, lines: bool) -> pd.DataFrame:
     return pd.DataFrame(records, dtype=object)
 
 
-def _parse_json_lines(text: str) -> pd.DataFrame:
-    """One object per line; a broken line in the middle becomes a row that ingest rejects."""
+def _parse_json_lines(text: str, first_line: int = 1) -> pd.DataFrame:
+    """One object per line; a broken line in the middle becomes a row that ingest rejects.
+    ``first_line``: the file's line number of the text's first line (a block of a large file)."""
     lines = text.split("\n")
     records: list[dict] = []
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(lines, first_line):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            if number == len(lines):  # the last line, and no line break after it
+            if number == first_line + len(lines) - 1:  # the last line, and no line break after it
                 raise InputError(f"the last line ({number}) is cut short: the file looks truncated; copy or export it again") from None
             record = {s.READ_ERROR: f"line {number} is not valid JSON ({error.msg})"}
         if not isinstance(record, dict):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline import __version__
@@ -28,10 +29,12 @@ from pipeline.config import (
     load_taxonomy,
     resolve_under,
     tracking_uri,
+    worker_count,
 )
-from pipeline.effort import detect_effort
+from pipeline.batch import Spilled, by_contact_date, finish_parts, ingest_with, stale_spills, stream_scores, whole
+from pipeline.effort import repeat_contacts
 from pipeline.errors import InputError, PromotionRefused, RejectsExceeded
-from pipeline.ingest import ingest_contacts, rename_columns
+from pipeline.ingest import rename_columns
 from pipeline.io import find_input_files, input_fingerprints, read_contacts, read_denominator, write_csv, write_json, write_table, read_table
 from pipeline.modelstore import (
     METADATA_FILE,
@@ -43,12 +46,10 @@ from pipeline.modelstore import (
     save_model,
     set_champion,
 )
-from pipeline.pii import mask_pii_series
-from pipeline.predict import score_contacts
 from pipeline.quadrants import reason_table
-from pipeline.report import build_report, write_report
+from pipeline.report import build_report, report_columns, write_report
 from pipeline.runlock import exclusive_run
-from pipeline.store import read_store, stored_ids, write_batch
+from pipeline.store import StoredTexts, batch_path, drop_stale, read_store, stored_ids
 from pipeline.tokenize import Tokenizer, read_stopwords, read_user_words, words_hash
 from pipeline.train import evaluate_predictions, per_class_table, train_classifier
 
@@ -297,26 +298,37 @@ def promote_job(
 
 # ---------------------------------------------------------------- scoring
 
-def score_frame(
-    workspace: Workspace, model: LoadedModel, contacts: pd.DataFrame, history: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """Score ingested contacts: reason, taxonomy columns, effort; text PII-masked for storage."""
-    reasons = workspace.reasons(tuple(model.metadata.get("labels", ())))
-    scored = score_contacts(model.pipeline, contacts, model.threshold, reasons, model.root_cause_pipeline)
-    scored = pd.concat([scored, detect_effort(contacts, workspace.config.effort, history)], axis=1)
-    scored[s.TEXT] = mask_pii_series(scored[s.TEXT], tuple(workspace.config.normalize.order_number_patterns))
-    scored["model_id"] = model.model_id
-    if s.STARTED_AT in scored.columns:
-        scored[s.STARTED_AT] = scored[s.STARTED_AT].map(lambda t: t.isoformat() if pd.notna(t) else None)
-    return scored
+def batch_repeats(
+    workspace: Workspace, timeline: pd.DataFrame, store: Path | None, except_batch: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Repeat contact and channel switch for each contact of a batch (its small columns, in
+    batch order), against each other and the stored days a repeat can look back to (without
+    ``except_batch``, the batch a rerun replaces)."""
+    recent = None
+    window_days = workspace.config.effort.repeat_window_days
+    if store is not None and len(timeline) and s.CUSTOMER_ID in timeline.columns:
+        first, last = timeline[s.STARTED_AT].min().date(), timeline[s.STARTED_AT].max().date()
+        span = (last - first).days + window_days + 1
+        days = [(first - timedelta(days=window_days) + timedelta(days=i)).isoformat() for i in range(span)]
+        # only the batch's customers' contacts can make a repeat: a week at a million a day stays small
+        customers = timeline[s.CUSTOMER_ID].dropna().unique().tolist()
+        recent = None if not customers else read_store(
+            store, dates=days, columns=[s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL], where_in=(s.CUSTOMER_ID, customers),
+            except_batch=except_batch,
+        )
+    repeat, switched = repeat_contacts(timeline, recent, window_days)
+    return repeat.to_numpy(dtype=bool), switched.to_numpy(dtype=bool)
 
 
-def ingest_inputs(workspace: Workspace, source: Path, encoding: str | None, required, known_ids=frozenset(), not_after=None):
-    raw, files = read_inputs(source, encoding or workspace.config.ingest.encoding)
-    result = ingest_contacts(
-        raw, workspace.config.columns, workspace.config.ingest, required=required, known_ids=known_ids, not_after=not_after
+def score_batch(
+    workspace: Workspace, model: LoadedModel, files: list[Path], encoding: str | None, *,
+    required: tuple[str, ...], known_ids: frozenset[str], key_of, spill_root: Path, not_after: date | None = None,
+) -> Spilled:
+    return stream_scores(
+        workspace, model, files, encoding=encoding or workspace.config.ingest.encoding,
+        ingest=ingest_with(workspace, required, known_ids, not_after), key_of=key_of, spill_root=spill_root,
+        workers=worker_count(workspace.config.runtime),
     )
-    return raw, result, files
 
 
 def check_tolerance(read: int, rejects: pd.DataFrame, tolerance: float, rejects_path: Path) -> None:
@@ -331,13 +343,25 @@ def check_tolerance(read: int, rejects: pd.DataFrame, tolerance: float, rejects_
 
 def score_job(workspace: Workspace, model_dir: Path, source: Path, output: Path, encoding: str | None = None) -> dict:
     model = load_model(model_dir)
-    raw, ingested, files = ingest_inputs(workspace, source, encoding, (s.CONTACT_ID, s.TEXT))
-    rejects_path = Path(output).with_name(Path(output).stem + ".rejects.csv")
-    write_csv(ingested.rejects, rejects_path)
-    check_tolerance(len(raw), ingested.rejects, workspace.config.ingest.reject_tolerance, rejects_path)
-    scored = score_frame(workspace, model, ingested.contacts)
-    write_table(scored, output)
-    return {"read": len(raw), "scored": len(scored), "rejected": len(ingested.rejects), "output": str(output), "rejects": str(rejects_path)}
+    output = Path(output)
+    files = find_input_files(source)
+    spilled = score_batch(
+        workspace, model, files, encoding, required=(s.CONTACT_ID, s.TEXT), known_ids=frozenset(),
+        key_of=whole, spill_root=output.parent,
+    )
+    try:
+        rejects = spilled.all_rejects
+        rejects_path = output.with_name(output.stem + ".rejects.csv")
+        write_csv(rejects, rejects_path)
+        check_tolerance(spilled.read, rejects, workspace.config.ingest.reject_tolerance, rejects_path)
+        repeat, switched = batch_repeats(workspace, spilled.timeline, None)
+        if spilled.parts:
+            finish_parts(spilled, repeat, switched, lambda key: output)
+        else:  # nothing scored: an empty file with the input's columns
+            write_table(spilled.timeline.iloc[:0], output)
+    finally:
+        spilled.discard()
+    return {"read": spilled.read, "scored": spilled.scored, "rejected": len(rejects), "output": str(output), "rejects": str(rejects_path)}
 
 
 # ---------------------------------------------------------------- reports and the nightly run
@@ -446,34 +470,40 @@ def run_job(
     out = workspace.path(config.paths.reports) / batch
     with timer("load_model"):
         model = nightly_model(workspace, model_dir)
-    with timer("ingest"):
-        source = source or default_input(workspace, run_date)
-        not_after = run_date + timedelta(days=1)  # later contacts are clock errors (a day's grace: late exports)
-        raw, ingested, files = ingest_inputs(workspace, source, encoding, s.REQUIRED_COLUMNS, stored_ids(store, batch), not_after)
-    counts = {"rows_read": len(raw), "rows_scored": 0, "rows_rejected": len(ingested.rejects)}
+    files = find_input_files(source or default_input(workspace, run_date))
+    stale_spills(store)
     refused = out.with_name(f"{batch}.rejects.csv")  # beside the day's folder: its last good report stays whole
-    if len(raw) and len(ingested.rejects) / len(raw) > config.ingest.reject_tolerance:
-        write_csv(ingested.rejects, refused)
-        check_tolerance(len(raw), ingested.rejects, config.ingest.reject_tolerance, refused)
-    with timer("score"):
-        recent = None
-        if len(ingested.contacts):  # only the days a repeat contact can look back to
-            first = date.fromisoformat(ingested.contacts[s.CONTACT_DATE].min())
-            last = date.fromisoformat(ingested.contacts[s.CONTACT_DATE].max())
-            span = (last - first).days + config.effort.repeat_window_days + 1
-            days = [(first - timedelta(days=config.effort.repeat_window_days) + timedelta(days=i)).isoformat() for i in range(span)]
-            recent = read_store(store, dates=days, columns=[s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL], except_batch=batch)
-        scored = score_frame(workspace, model, ingested.contacts, recent)
-    counts["rows_scored"] = len(scored)
-    with timer("store"):
-        write_batch(scored, store, batch)
+    with timer("ingest_and_score"):
+        spilled = score_batch(
+            workspace, model, files, encoding, required=s.REQUIRED_COLUMNS, known_ids=stored_ids(store, batch),
+            key_of=by_contact_date, spill_root=store,
+            not_after=run_date + timedelta(days=1),  # later contacts are clock errors (a day's grace: late exports)
+        )
+    try:
+        if not spilled.read:
+            raise InputError(f"{', '.join(map(str, files))} holds no contact rows (a header only?): check the export and run again")
+        rejects = spilled.all_rejects
+        counts = {"rows_read": spilled.read, "rows_scored": spilled.scored, "rows_rejected": len(rejects)}
+        if len(rejects) / spilled.read > config.ingest.reject_tolerance:
+            write_csv(rejects, refused)
+            check_tolerance(spilled.read, rejects, config.ingest.reject_tolerance, refused)
+        with timer("repeat_contacts"):
+            repeat, switched = batch_repeats(workspace, spilled.timeline, store, except_batch=batch)
+        with timer("store"):
+            written = finish_parts(spilled, repeat, switched, lambda contact_date: batch_path(store, contact_date, batch))
+            drop_stale(store, batch, written)
+            log.info("store - batch %s: %d contacts in %d partitions", batch, spilled.scored, len(written))
+    finally:
+        spilled.discard()
     with timer("report"):
         window = [(run_date - timedelta(days=i)).isoformat() for i in range(config.hotspots.baseline_days + 1)]
-        history = read_store(store, dates=window)
+        history = read_store(store, dates=window, columns=report_columns(config))
         labels = tuple(model.metadata.get("labels", ()))
-        report = build_report(history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), denominator)
+        report = build_report(
+            history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), denominator, StoredTexts(store, window)
+        )
     model_info = {"id": model.model_id, "path": str(model.path), "sha256": model.metadata.get("model_sha256")}
-    write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), ingested.rejects, whole_folder=True)
+    write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), rejects, whole_folder=True)
     refused.unlink(missing_ok=True)
     log.info("run - %s: %d read, %d scored, %d rejected; reports in %s", batch, counts["rows_read"], counts["rows_scored"], counts["rows_rejected"], out)
     return RunOutcome(out, counts)

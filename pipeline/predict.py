@@ -64,5 +64,5 @@ def score_contacts(
         predicted = pd.Series(root_cause_classifier.predict(contacts[s.TEXT].fillna("").astype(str)), index=predictions.index)
         predictions[s.ROOT_CAUSE] = predicted.where(recognised, predictions[s.ROOT_CAUSE])
     scored = pd.concat([contacts.drop(columns=[c for c in predictions.columns if c in contacts.columns]), predictions], axis=1)
-    log.info("score - %d contacts, %d unknown", len(scored), int((scored[s.REASON] == UNKNOWN_REASON).sum()))
+    log.debug("score - %d contacts, %d unknown", len(scored), int((scored[s.REASON] == UNKNOWN_REASON).sum()))
     return scored

@@ -8,6 +8,8 @@ from __future__ import annotations
 import html
 import logging
 import math
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,6 +25,7 @@ from pipeline.hotspots import (
     daily_per_thousand,
     explain_hotspots,
     find_hotspots,
+    phrase_samples,
 )
 from pipeline.io import staged_folder, write_csv, write_json, write_text
 from pipeline.normalize import prepare_texts
@@ -43,6 +46,15 @@ HOTSPOT_COLUMNS = [
 QUADRANT_ORDER = ["eliminate", "automate", "simplify", "leverage", "unassigned"]
 
 
+def report_columns(config: PipelineConfig) -> list[str]:
+    """The scored columns a report reads besides the text (which it fetches row by row)."""
+    columns = [
+        s.CONTACT_ID, s.REASON, CANDIDATE, s.CONFIDENCE, s.ROOT_CAUSE, s.CHANNEL, s.HANDLE_TIME_S,
+        s.EFFORT_SCORE, *s.EFFORT_COLUMNS, s.PREDICTED_BY, *config.hotspots.segments,
+    ]
+    return list(dict.fromkeys(columns))
+
+
 @dataclass
 class Report:
     as_of: date
@@ -57,20 +69,28 @@ def build_report(
     config: PipelineConfig,
     tokenizer: Tokenizer,
     denominator: pd.DataFrame | None = None,
+    texts: Callable[[pd.Index], pd.Series] | None = None,
 ) -> Report:
-    """``denominator`` (from ``io.read_denominator``) adds contacts per 1,000 customers or orders."""
+    """The report tables and page as of ``as_of``.
+
+    ``denominator`` (from ``io.read_denominator``) adds contacts per 1,000 customers or orders.
+    ``texts`` gives the texts of rows of ``scored`` by index when ``scored`` holds none (a
+    large store): only the texts the report shows or samples are fetched.
+    """
     settings = config.hotspots
     window = Window(as_of, settings.baseline_days)
     in_window = scored[scored[s.CONTACT_DATE].isin([*window.history_dates, window.as_of_text])]
+    texts_of = texts or (lambda index: in_window.loc[index, s.TEXT])
     hotspots = find_hotspots(in_window, as_of, reasons, settings, config.effort, config.cost)
-    prepared = prepare_texts(in_window[s.TEXT], view=config.normalize.view, to_simplified=config.normalize.to_simplified)
-    tokens = pd.Series([tokenizer(text) for text in prepared], index=in_window.index, dtype=object)
-    hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings)
+    samples = phrase_samples(hotspots, in_window, as_of, settings, config.runtime.phrase_sample, config.model.seed)
+    needed = pd.Index(sorted({i for pair in samples for side in pair for i in side}), dtype=in_window.index.dtype)
+    prepared = prepare_texts(texts_of(needed), view=config.normalize.view, to_simplified=config.normalize.to_simplified)
+    # interned: the samples' tokens repeat a small vocabulary; one copy of each word, not millions
+    tokens = pd.Series([list(map(sys.intern, tokenizer(text))) for text in prepared], index=needed, dtype=object)
+    hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings, samples)
     day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
     hotspots = hotspots.assign(predicted_by=hotspots[s.REASON].map(reason_sources(day)).fillna(""))
-    new_reasons, _ = propose_new_reasons(
-        day, tokens[day.index], config.review, config.normalize.order_number_patterns, config.model.seed, config.normalize.view
-    )
+    new_reasons = new_reason_proposals(day, texts_of, tokens, tokenizer, config)
     reason_rows = hotspots[hotspots["segment"] == ""]
     columns = list(HOTSPOT_COLUMNS)
     if denominator is not None:
@@ -81,12 +101,35 @@ def build_report(
         "quadrants": quadrant_summary(reason_rows),
         "root_causes": root_cause_summary(in_window, window, reasons),
         "trend": trend_table(in_window, window, reasons, denominator),
-        "self_service": self_service_candidates(in_window, hotspots[hotspots["segment"] == ""], config.model.seed),
-        "review_queue": review_queue(day, settings.review_queue_size, config.normalize.order_number_patterns),
+        "self_service": self_service_candidates(in_window, reason_rows, config.model.seed, texts_of),
+        "review_queue": review_queue(day, settings.review_queue_size, config.normalize.order_number_patterns, texts_of),
         "new_reasons": new_reasons,
     }
     return Report(as_of, tables, render_html(tables, as_of, config.quadrant_cutoff))
 
+
+def new_reason_proposals(
+    day: pd.DataFrame, texts_of: Callable[[pd.Index], pd.Series], tokens: pd.Series, tokenizer: Tokenizer, config: PipelineConfig
+) -> pd.DataFrame:
+    """``new_reasons.csv``: the day's unknown contacts (at most ``runtime.phrase_sample`` of them)
+    clustered against a sample of the day of the same size; texts fetched only for those rows."""
+    limit, seed = config.runtime.phrase_sample, config.model.seed
+    unknown = day.index[day[s.REASON] == UNKNOWN_REASON]
+    if len(unknown) > limit:
+        unknown = pd.Index(sorted(pd.Series(unknown).sample(limit, random_state=seed)), dtype=day.index.dtype)
+    others = day.index.difference(unknown)
+    if len(others) > limit:
+        others = pd.Index(pd.Series(others).sample(limit, random_state=seed), dtype=day.index.dtype)
+    rows = day.index[day.index.isin(unknown.union(others))]
+    sample = day.loc[rows].assign(**{s.TEXT: texts_of(rows)})
+    missing = rows.difference(tokens.index)
+    prepared = prepare_texts(sample.loc[missing, s.TEXT], view=config.normalize.view, to_simplified=config.normalize.to_simplified)
+    fresh = pd.Series([tokenizer(text) for text in prepared], index=missing, dtype=object)
+    sample_tokens = pd.concat([tokens[tokens.index.isin(rows)], fresh]).loc[rows]
+    proposals, _ = propose_new_reasons(
+        sample, sample_tokens, config.review, config.normalize.order_number_patterns, seed, config.normalize.view
+    )
+    return proposals
 
 def readable(table: pd.DataFrame) -> pd.DataFrame:
     """Round figures to what a manager reads; p-values keep three significant digits."""
@@ -175,9 +218,12 @@ def trend_table(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame, 
     return long.sort_values(["date", s.REASON], kind="mergesort").reset_index(drop=True)
 
 
-def review_queue(day: pd.DataFrame, size: int, order_patterns: list[str]) -> pd.DataFrame:
+def review_queue(
+    day: pd.DataFrame, size: int, order_patterns: list[str], texts: Callable[[pd.Index], pd.Series] | None = None
+) -> pd.DataFrame:
     """Contacts a person should look at: unknown first, then the least confident."""
     ranked = day.sort_values(s.CONFIDENCE, kind="mergesort").head(size)
+    text = texts(ranked.index) if texts is not None else ranked[s.TEXT]
     why = [
         f"not recognised: confidence {c:.2f} below the model's threshold" if r == UNKNOWN_REASON else f"low confidence {c:.2f}"
         for r, c in zip(ranked[s.REASON], ranked[s.CONFIDENCE])
@@ -187,7 +233,7 @@ def review_queue(day: pd.DataFrame, size: int, order_patterns: list[str]) -> pd.
             s.CONTACT_ID: ranked[s.CONTACT_ID],
             s.CONTACT_DATE: ranked[s.CONTACT_DATE],
             "channel": ranked[s.CHANNEL] if s.CHANNEL in ranked else "",
-            "text_masked": mask_pii_series(ranked[s.TEXT], tuple(order_patterns)).str.slice(0, 2000),
+            "text_masked": mask_pii_series(text, tuple(order_patterns)).str.slice(0, 2000),
             "predicted_reason": ranked[s.REASON],
             "top_candidate": ranked[CANDIDATE],
             s.CONFIDENCE: ranked[s.CONFIDENCE].round(4),

@@ -9,6 +9,8 @@ reason's centroid). Ranked by annual prize × alikeness.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -36,16 +38,23 @@ def answer_alikeness(answers: list[str]) -> float:
     return float((vectors @ centroid).mean() / norm) if norm else 0.0
 
 
-def self_service_candidates(in_window: pd.DataFrame, reason_rows: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """One row per automate reason (configured or observed) with enough agent transcripts."""
+def self_service_candidates(
+    in_window: pd.DataFrame, reason_rows: pd.DataFrame, seed: int = 0, texts: Callable[[pd.Index], pd.Series] | None = None
+) -> pd.DataFrame:
+    """One row per automate reason (configured or observed) with enough agent transcripts.
+
+    ``texts`` gives the texts of rows of ``in_window`` by index, when it holds none.
+    """
+    texts_of = texts or (lambda index: in_window.loc[index, s.TEXT])
     columns = ["rank", "reason", "name_zh", "name_en", "quadrant", "observed_quadrant", "transcripts",
                "agent_answer_median_chars", "answer_alikeness", "annual_prize", "currency", "self_service", "score"]
     automate = reason_rows[(reason_rows["quadrant"] == "automate") | (reason_rows.get("observed_quadrant") == "automate")]
     rows = []
     for reason in automate.itertuples(index=False):
-        texts = in_window.loc[in_window[s.REASON] == reason.reason, s.TEXT]
-        if len(texts) > SAMPLE:
-            texts = texts.sample(SAMPLE, random_state=seed)
+        members = in_window.index[in_window[s.REASON] == reason.reason].to_series()
+        if len(members) > SAMPLE:
+            members = members.sample(SAMPLE, random_state=seed)
+        texts = texts_of(members.index)
         answers = [a for a in map(agent_answer, texts.fillna("").astype(str)) if a]
         if len(answers) < MIN_TRANSCRIPTS:
             continue

@@ -1,8 +1,9 @@
 """The scored-contact store: Parquet files partitioned by contact date.
 
 Layout: ``<store>/contact_date=YYYY-MM-DD/batch=<run date>.parquet``. A run owns the files of
-its batch; re-running the same date replaces exactly those files (each one atomically), so a
-rerun never double-counts and late rows from another day's file are kept.
+its batch; re-running the same date replaces exactly those files (written under temporary names
+and renamed once all are written, see :func:`pipeline.batch.finish_parts`), so a rerun never
+double-counts and late rows from another day's file are kept.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import schemas as s
-from pipeline.io import write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -25,39 +27,91 @@ def batch_files(store: Path, batch: str) -> list[Path]:
     return sorted(Path(store).glob(f"{PARTITION}*/batch={batch}.parquet"))
 
 
-def write_batch(scored: pd.DataFrame, store: Path, batch: str) -> list[Path]:
-    """Replace the batch's files with ``scored``, one file per contact date."""
-    store = Path(store)
-    written = []
-    for contact_date, rows in scored.groupby(s.CONTACT_DATE, sort=True):
-        target = store / f"{PARTITION}{contact_date}" / f"batch={batch}.parquet"
-        written.append(write_parquet(rows.drop(columns=[s.CONTACT_DATE]).reset_index(drop=True), target))
+def batch_path(store: Path, contact_date: str, batch: str) -> Path:
+    return Path(store) / f"{PARTITION}{contact_date}" / f"batch={batch}.parquet"
+
+
+def drop_stale(store: Path, batch: str, written: list[Path]) -> None:
+    """Remove the batch's files of contact dates it no longer has (after a rerun)."""
     for stale in set(batch_files(store, batch)) - set(written):
         stale.unlink()
-    log.info("store - batch %s: %d contacts in %d partitions", batch, len(scored), len(written))
-    return written
+
+
+def store_files(store: Path, dates: list[str] | None = None, except_batch: str | None = None) -> list[tuple[str, Path]]:
+    """(contact date, file) of the given dates (all when None), in the order the store is read;
+    without the files of ``except_batch`` (a rerun is about to replace them: no trace may count)."""
+    files = []
+    for folder in sorted(Path(store).glob(f"{PARTITION}*")):
+        contact_date = folder.name[len(PARTITION):]
+        if dates is None or contact_date in dates:
+            files.extend(
+                (contact_date, path) for path in sorted(folder.glob("batch=*.parquet")) if path.name != f"batch={except_batch}.parquet"
+            )
+    return files
 
 
 def read_store(
-    store: Path, dates: list[str] | None = None, columns: list[str] | None = None, except_batch: str | None = None
+    store: Path,
+    dates: list[str] | None = None,
+    columns: list[str] | None = None,
+    skip: tuple[str, ...] = (),
+    where_in: tuple[str, list] | None = None,
+    except_batch: str | None = None,
 ) -> pd.DataFrame:
-    """Scored contacts of the given dates (all dates when None), with ``contact_date``; without
-    the files of ``except_batch`` (a rerun is about to replace them: no trace of them may count)."""
+    """Scored contacts of the given dates (all dates when None), with ``contact_date``.
+
+    ``skip`` leaves out columns (the text, which :class:`StoredTexts` fetches row by row);
+    ``where_in`` = (column, values) keeps only the rows whose column holds one of the values
+    (files without that column give none), filtered while reading; ``except_batch``: see
+    :func:`store_files`.
+    """
     frames = []
-    for folder in sorted(Path(store).glob(f"{PARTITION}*")):
-        contact_date = folder.name[len(PARTITION):]
-        if dates is not None and contact_date not in dates:
-            continue
-        for path in sorted(folder.glob("batch=*.parquet")):
-            if path.name == f"batch={except_batch}.parquet":
-                continue
-            # optional columns (customer_id, channel …) are absent when the input had none
-            present = None if columns is None else [c for c in columns if c in pq.read_schema(path).names]
+    for contact_date, path in store_files(store, dates, except_batch):
+        # optional columns (customer_id, channel …) are absent when the input had none
+        schema = pq.read_schema(path)
+        names = schema.names
+        present = [c for c in (names if columns is None else columns) if c in names and c not in skip]
+        if where_in is None:
             frame = pd.read_parquet(path, columns=present)
-            frames.append(frame.assign(**{s.CONTACT_DATE: contact_date}))
+        elif where_in[0] in names and schema.field(where_in[0]).type != pa.null():  # null: a column never filled
+            frame = pq.read_table(path, columns=present, filters=[(where_in[0], "in", list(where_in[1]))]).to_pandas()
+        else:
+            continue
+        frames.append(frame.assign(**{s.CONTACT_DATE: contact_date}))
     if not frames:
-        return pd.DataFrame(columns=[*(columns or []), s.CONTACT_DATE])
+        return pd.DataFrame(columns=[*(c for c in columns or [] if c != s.CONTACT_DATE), s.CONTACT_DATE])
     return pd.concat(frames, ignore_index=True)
+
+
+class StoredTexts:
+    """The texts of rows of a :func:`read_store` frame (same ``dates``), by its index.
+
+    Only the row groups holding the rows asked for are read, so a report can show examples
+    and phrases of a large window without holding every text in memory.
+    """
+
+    def __init__(self, store: Path, dates: list[str] | None = None, column: str = s.TEXT) -> None:
+        self.column = column
+        self.groups: list[tuple[Path, int, int]] = []  # file, row group, first row in the frame
+        start = 0
+        for _, path in store_files(store, dates):
+            metadata = pq.read_metadata(path)
+            for group in range(metadata.num_row_groups):
+                self.groups.append((path, group, start))
+                start += metadata.row_group(group).num_rows
+        self.starts = np.array([first for _, _, first in self.groups] + [start])
+
+    def __call__(self, index: pd.Index) -> pd.Series:
+        positions = np.asarray(index, dtype=np.int64)
+        order = np.argsort(positions, kind="stable")
+        texts = np.empty(len(positions), dtype=object)
+        owner = np.searchsorted(self.starts, positions[order], side="right") - 1
+        for group in np.unique(owner):
+            path, number, first = self.groups[group]
+            chosen = order[owner == group]
+            column = pq.ParquetFile(path).read_row_group(number, columns=[self.column]).column(0)
+            texts[chosen] = column.take(pa.array(positions[chosen] - first)).to_pylist()
+        return pd.Series(texts, index=index, dtype=object, name=self.column)
 
 
 def stored_ids(store: Path, except_batch: str) -> frozenset[str]:

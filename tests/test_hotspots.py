@@ -160,3 +160,20 @@ def test_daily_contacts_per_thousand_in_the_trend(caplog):
     cpx = daily_per_thousand(trend, customers)
     assert np.isnan(cpx.iloc[0]) and cpx.iloc[1:].tolist() == [3.0, 1.0]
     assert "lacks 1 of the trend's days (2026-03-30" in caplog.text
+
+
+def test_phrase_samples_are_capped_seeded_and_in_order():
+    from pipeline.hotspots import phrase_samples
+
+    as_of = date(2026, 11, 20)
+    days = [(as_of - timedelta(days=d)).isoformat() for d in range(29)]
+    scored = pd.DataFrame({s.CONTACT_DATE: np.repeat(days, 50), s.REASON: np.tile(["billing", "outage"], 29 * 25)})
+    hotspots = pd.DataFrame({s.REASON: ["billing", "outage"], "segment": ["", ""]})
+    settings = HotspotSettings()
+    capped = phrase_samples(hotspots, scored, as_of, settings, limit=100, seed=3)
+    whole = phrase_samples(hotspots, scored, as_of, settings)
+    for (today, background), (all_today, all_background) in zip(capped, whole):
+        assert len(today) == len(all_today) == 25  # under the cap: every row
+        assert len(background) == 100 < len(all_background) == 25 * 28
+        assert background.is_monotonic_increasing and set(background) <= set(all_background)
+    assert [list(b) for _, b in capped] == [list(b) for _, b in phrase_samples(hotspots, scored, as_of, settings, limit=100, seed=3)]

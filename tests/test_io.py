@@ -11,6 +11,7 @@ from pipeline.io import (
     decode_bytes,
     escape_formulas,
     find_input_files,
+    iter_contacts,
     read_contacts,
     read_denominator,
     remove_leftovers,
@@ -200,3 +201,38 @@ def test_leftovers_of_a_killed_run_are_cleared_and_a_folder_set_aside_comes_back
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
         "2026-11-19", "2026-11-20", "2026-11-20/hotspots.csv",
     ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030", "big5", "utf-16"])
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_chunks_read_what_the_whole_file_holds(tmp_path, monkeypatch, encoding, suffix):
+    import pipeline.io
+
+    monkeypatch.setattr(pipeline.io, "SAMPLE_BYTES", 64)  # detection sees only the first lines
+    rows = pd.DataFrame(
+        {"contact_id": [f"C{i}" for i in range(23)], "text": [f"第{i}次打來，帳單,\n\"不對\"" for i in range(23)],
+         "started_at": ["2026-11-20T09:00:00"] * 23}
+    )
+    path = tmp_path / f"contacts{suffix}"
+    if suffix == ".csv":
+        path.write_bytes(rows.to_csv(index=False).encode(encoding))
+    elif suffix == ".jsonl":
+        path.write_bytes(rows.to_json(orient="records", lines=True, force_ascii=False).encode(encoding))
+    elif encoding == "utf-8":
+        rows.to_parquet(path)
+    else:
+        pytest.skip("Parquet has no text encoding")
+    chunks = list(iter_contacts(path, chunk_rows=5))
+    assert [len(chunk) for chunk in chunks] == [5, 5, 5, 5, 3]
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), read_contacts(path))
+
+
+def test_a_bad_byte_after_the_detection_sample_stops_the_read_clearly(tmp_path, monkeypatch):
+    import pipeline.io
+
+    monkeypatch.setattr(pipeline.io, "SAMPLE_BYTES", 64)
+    path = tmp_path / "contacts.csv"
+    good = "".join(f"C{i},账单不对,2026-11-20\n" for i in range(30))
+    path.write_bytes(("contact_id,text,started_at\n" + good).encode("utf-8") + "C99,帳單,2026-11-20\n".encode("big5"))
+    with pytest.raises(InputError, match="not valid utf-8 after row .*--encoding"):
+        list(iter_contacts(path, chunk_rows=10))

@@ -1,0 +1,359 @@
+"""Batch: a day's contacts streamed through ingest → score → store in chunks, on every core.
+
+Memory stays flat as the input grows. The input is read ``runtime.chunk_rows`` rows at a time;
+each chunk is ingested here (row numbers and duplicate ids tracked across chunks), scored in a
+pool of processes that each load the model once, and spilled to a temporary Parquet file per
+key (contact date). Repeat contacts need the whole batch and the stored history, so they are
+found afterwards on the batch's small columns (id, customer, time, channel); the spilled parts
+are then appended, with those markers merged in, to one temporary file per key, and the files
+are renamed into place only when all of them are written.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import shutil
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from datetime import date
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import schemas as s
+from pipeline.config import UNKNOWN_REASON, quiet_progress
+from pipeline.effort import REPEAT_MARKERS, effort_markers, raised_scores
+from pipeline.errors import PipelineError, ScoringError
+from pipeline.fastngrams import accelerate
+from pipeline.ingest import IngestResult, ingest_contacts
+from pipeline.io import atomic_path, escape_formulas, iter_contacts
+from pipeline.modelstore import LoadedModel, load_model
+from pipeline.pii import mask_pii_series
+from pipeline.predict import score_contacts
+
+if TYPE_CHECKING:
+    from pipeline.jobs import Workspace
+
+log = logging.getLogger(__name__)
+
+REPEAT_COLUMNS = (s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL)
+LOG_EVERY_S = 30.0
+
+
+def score_chunk(workspace: Workspace, model: LoadedModel, contacts: pd.DataFrame) -> pd.DataFrame:
+    """Everything a contact's score needs but the customer's other contacts: reason, taxonomy
+    columns, effort markers from text and metadata; text PII-masked for storage."""
+    reasons = workspace.reasons(tuple(model.metadata.get("labels", ())))
+    scored = score_contacts(model.pipeline, contacts, model.threshold, reasons, model.root_cause_pipeline)
+    scored = pd.concat([scored, effort_markers(contacts, workspace.config.effort)], axis=1)
+    scored[s.TEXT] = mask_pii_series(scored[s.TEXT], tuple(workspace.config.normalize.order_number_patterns))
+    scored["model_id"] = model.model_id
+    if s.STARTED_AT in scored.columns:
+        scored[s.STARTED_AT] = scored[s.STARTED_AT].map(lambda t: t.isoformat() if pd.notna(t) else None)
+    return scored
+
+
+# ---------------------------------------------------------------- scoring on every core
+
+_WORKER: dict[str, object] = {}
+
+
+def _start_worker(workspace: Workspace, model: LoadedModel | Path, level: int) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("pipeline").setLevel(max(level, logging.WARNING))  # the main process logs progress
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    _WORKER["workspace"], _WORKER["model"] = workspace, fast_model(loaded)
+
+
+def _score_in_worker(contacts: pd.DataFrame) -> pd.DataFrame:
+    return score_chunk(_WORKER["workspace"], _WORKER["model"], contacts)  # type: ignore[arg-type]
+
+
+class ChunkScorer:
+    """Scores chunks in order: in this process with one worker, else in a process pool whose
+    workers each load the model once. At most two chunks per worker are in flight."""
+
+    def __init__(self, workspace: Workspace, model: LoadedModel, workers: int) -> None:
+        self.workspace = workspace
+        self.model = model
+        self.workers = workers
+        self.fast = None
+
+    @property
+    def in_process_model(self) -> LoadedModel:
+        if self.fast is None:
+            self.fast = fast_model(self.model)
+        return self.fast
+
+    def map(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        if self.workers <= 1:
+            for chunk in chunks:
+                yield _checked(partial(score_chunk, self.workspace, self.in_process_model, chunk))
+            return
+        # a model directory is loaded (and its hash checked) by each worker; keyword rules have none
+        source = self.model if self.model.metadata.get("kind") == "rules" else self.model.path
+        initargs = (self.workspace, source, logging.getLogger().getEffectiveLevel())
+        yield from ordered_map(_score_in_worker, chunks, self.workers, _start_worker, initargs)
+
+
+def ordered_map(
+    function: Callable, items: Iterable, workers: int, initializer: Callable | None = None, initargs: tuple = ()
+) -> Iterator:
+    """``function`` over ``items`` on a pool of ``workers`` processes, results in order.
+
+    Each worker runs ``initializer(*initargs)`` once (load the model, build the engines). At most
+    two items per worker are in flight, so memory stays bounded whatever the number of items.
+    A worker's failure is raised as :class:`ScoringError`.
+    """
+    context = multiprocessing.get_context("forkserver")  # no fork of a process holding Arrow's threads
+    context.set_forkserver_preload(["pipeline.batch"])  # imported once, then each worker forks
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs)
+    pending: deque[Future] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) >= 2 * workers:
+                yield _checked(pending.popleft().result)
+        while pending:
+            yield _checked(pending.popleft().result)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def fast_model(model: LoadedModel) -> LoadedModel:
+    """The model with its character n-grams computed by :mod:`pipeline.fastngrams` (same output)."""
+    root_cause = model.root_cause_pipeline
+    return replace(
+        model, pipeline=accelerate(model.pipeline), root_cause_pipeline=None if root_cause is None else accelerate(root_cause)
+    )
+
+
+def _checked(work: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """A worker's failure as one of our errors, never a traceback."""
+    try:
+        return work()
+    except PipelineError:
+        raise
+    except BrokenProcessPool:
+        raise ScoringError(
+            "a scoring process died (out of memory?); lower runtime.workers or runtime.chunk_rows and run again"
+        ) from None
+    except Exception as error:
+        log.debug("scoring failed", exc_info=True)
+        raise ScoringError(
+            f"scoring a chunk failed ({type(error).__name__}: {error}); rerun with -v and report it"
+        ) from None
+
+
+# ---------------------------------------------------------------- progress
+
+class Progress:
+    """A bar on a terminal, a log line every ``LOG_EVERY_S`` seconds otherwise; nothing if quiet."""
+
+    def __init__(self, what: str, quiet: bool = False) -> None:
+        self.what, self.rows = what, 0
+        self.started = self.logged = time.monotonic()
+        self.quiet = quiet or logging.getLogger("pipeline").getEffectiveLevel() > logging.INFO
+        self.bar = None
+        if not self.quiet and sys.stderr.isatty() and not quiet_progress():
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=what, unit=" contacts", unit_scale=True, leave=False, file=sys.stderr)
+
+    def update(self, rows: int) -> None:
+        self.rows += rows
+        if self.bar is not None:
+            self.bar.update(rows)
+        elif not self.quiet and time.monotonic() - self.logged >= LOG_EVERY_S:
+            self.logged = time.monotonic()
+            log.info("%s - %d contacts so far, %.0f a second", self.what, self.rows, self.rows / (self.logged - self.started))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ---------------------------------------------------------------- ingest and score, spilled
+
+@dataclass
+class Spilled:
+    """Scored chunks on disk, waiting for the batch's repeat contacts (see :func:`finish_parts`)."""
+
+    folder: Path
+    parts: list[tuple[str, Path, np.ndarray]] = field(default_factory=list)  # key, file, batch positions
+    timelines: list[pd.DataFrame] = field(default_factory=list)
+    rejects: list[pd.DataFrame] = field(default_factory=list)
+    read: int = 0
+    scored: int = 0
+    unknown: int = 0
+    truncated: int = 0
+
+    @property
+    def timeline(self) -> pd.DataFrame:
+        """The batch's repeat-contact columns, one row per scored contact, in batch order."""
+        return pd.concat(self.timelines, ignore_index=True) if self.timelines else pd.DataFrame(columns=[s.CONTACT_ID])
+
+    @property
+    def all_rejects(self) -> pd.DataFrame:
+        if not self.rejects:
+            return pd.DataFrame(columns=list(s.REJECT_COLUMNS))
+        return pd.concat(self.rejects, ignore_index=True)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def ingest_chunks(
+    files: list[Path], encoding: str | None, chunk_rows: int, ingest: Callable[..., IngestResult], spilled: Spilled
+) -> Iterator[pd.DataFrame]:
+    """Each input chunk's kept contacts; rejects, counts and repeat columns go to ``spilled``."""
+    earlier: dict[str, int] = {}
+    for path in files:
+        for raw in iter_contacts(path, encoding, chunk_rows):
+            result = ingest(raw, earlier_rows=earlier)
+            earlier.update(result.first_rows)
+            spilled.read += len(raw)
+            if len(result.rejects):
+                spilled.rejects.append(result.rejects)
+            contacts = result.contacts
+            spilled.timelines.append(contacts[[c for c in REPEAT_COLUMNS if c in contacts.columns]])
+            yield contacts
+
+
+def spill_scores(
+    scored_chunks: Iterable[pd.DataFrame], spilled: Spilled, key_of: Callable[[pd.DataFrame], Iterable[tuple[str, pd.DataFrame]]],
+    progress: Progress,
+) -> None:
+    for number, scored in enumerate(scored_chunks):
+        for key, rows in key_of(scored):
+            path = spilled.folder / f"{number:06d}-{key or 'all'}.parquet"
+            rows.to_parquet(path, index=False)
+            spilled.parts.append((key, path, spilled.scored + rows.index.to_numpy()))
+        spilled.scored += len(scored)
+        spilled.unknown += int((scored[s.REASON] == UNKNOWN_REASON).sum())
+        spilled.truncated += int(scored[s.TEXT_TRUNCATED].sum())
+        progress.update(len(scored))
+
+
+def stream_scores(
+    workspace: Workspace,
+    model: LoadedModel,
+    files: list[Path],
+    *,
+    encoding: str | None,
+    ingest: Callable[..., IngestResult],
+    key_of: Callable[[pd.DataFrame], Iterable[tuple[str, pd.DataFrame]]],
+    spill_root: Path,
+    workers: int,
+) -> Spilled:
+    """Read, ingest and score ``files`` chunk by chunk; the scored rows are spilled under
+    ``spill_root`` (the caller discards them with :meth:`Spilled.discard`)."""
+    spill_root.mkdir(parents=True, exist_ok=True)
+    spilled = Spilled(Path(tempfile.mkdtemp(prefix=".spill-", dir=spill_root)))
+    progress = Progress("score")
+    try:
+        chunks = ingest_chunks(files, encoding, workspace.config.runtime.chunk_rows, ingest, spilled)
+        spill_scores(ChunkScorer(workspace, model, workers).map(chunks), spilled, key_of, progress)
+    except BaseException:
+        spilled.discard()
+        raise
+    finally:
+        progress.close()
+    log.info(
+        "score - %d read, %d scored (%d unknown, %d truncated), %d rejected; on %d worker(s)",
+        spilled.read, spilled.scored, spilled.unknown, spilled.truncated, spilled.read - spilled.scored, workers,
+    )
+    return spilled
+
+
+def ingest_with(
+    workspace: Workspace, required: tuple[str, ...], known_ids: frozenset[str], not_after: date | None = None
+) -> Callable[..., IngestResult]:
+    config = workspace.config
+
+    def ingest(raw: pd.DataFrame, earlier_rows: dict[str, int]) -> IngestResult:
+        return ingest_contacts(
+            raw, config.columns, config.ingest, required=required, known_ids=known_ids, not_after=not_after, earlier_rows=earlier_rows
+        )
+
+    return ingest
+
+
+def by_contact_date(scored: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+    for contact_date, rows in scored.groupby(s.CONTACT_DATE, sort=True):
+        yield str(contact_date), rows.drop(columns=[s.CONTACT_DATE])
+
+
+def whole(scored: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+    yield "", scored
+
+
+# ---------------------------------------------------------------- the repeat markers, merged in
+
+def _with_repeats(table: pa.Table, repeat: np.ndarray, switched: np.ndarray) -> pa.Table:
+    names = [f"effort_{marker}" for marker in REPEAT_MARKERS]
+    before = [table.column(name).to_numpy() for name in names]
+    scores = raised_scores(table.column(s.EFFORT_SCORE).to_numpy(), before, [repeat, switched])
+    for name, was, flags in zip(names, before, (repeat, switched), strict=True):
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(was | flags))
+    index = table.schema.get_field_index(s.EFFORT_SCORE)
+    return table.set_column(index, s.EFFORT_SCORE, pa.array(scores, type=table.schema.field(index).type))
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with ``schema``'s columns in its order; a column it lacks is all missing."""
+    columns = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _parts_by_key(spilled: Spilled) -> dict[str, list[tuple[Path, np.ndarray]]]:
+    grouped: dict[str, list[tuple[Path, np.ndarray]]] = {}
+    for key, path, positions in spilled.parts:
+        grouped.setdefault(key, []).append((path, positions))
+    return dict(sorted(grouped.items()))
+
+
+def finish_parts(
+    spilled: Spilled, repeat: np.ndarray, switched: np.ndarray, target_of: Callable[[str], Path]
+) -> list[Path]:
+    """Write each key's parts, repeat markers merged in, to ``target_of(key)`` (Parquet or CSV
+    by suffix). Every file is written to a temporary name first; all are renamed at the end."""
+    written = []
+    with ExitStack() as renames:
+        for key, parts in _parts_by_key(spilled).items():
+            target = target_of(key)
+            temporary = renames.enter_context(atomic_path(target))
+            schema = pa.unify_schemas([pq.read_schema(path) for path, _ in parts], promote_options="permissive")
+            tables = (_conform(_with_repeats(pq.read_table(path), repeat[at], switched[at]), schema) for path, at in parts)
+            if target.suffix.lower() == ".parquet":
+                with pq.ParquetWriter(temporary, schema) as writer:
+                    for table in tables:
+                        writer.write_table(table)
+            else:
+                with open(temporary, "w", encoding="utf-8-sig", newline="") as handle:
+                    for number, table in enumerate(tables):
+                        escape_formulas(table.to_pandas()).to_csv(handle, header=number == 0, index=False, date_format="%Y-%m-%d")
+            written.append(target)
+    return written
+
+
+def stale_spills(root: Path) -> None:
+    """Spill folders a killed run left behind."""
+    for folder in Path(root).glob(".spill-*"):
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,46 @@
+"""The vectorised character n-grams give scikit-learn's matrix bit for bit."""
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from pipeline.fastngrams import FastCharNgrams, accelerate, can_accelerate
+
+ODD_TEXTS = [
+    "", " ", "a", "ab", "abc", "abcd", "abcde", "  x\ty\n\nz  ", "\u3000全角空格\u3000", "😀 emoji 𠀀 ext-b",
+    "我的SIM卡activate不了", "寬頻斷咗成日 broadband down", "xxphone 10gb 5g套餐", "word " * 40, "未見過的字龘靐",
+]
+
+
+def same_matrix(left, right) -> bool:
+    return (
+        type(left) is type(right) and left.shape == right.shape and np.array_equal(left.indptr, right.indptr)
+        and np.array_equal(left.indices, right.indices) and np.array_equal(left.data, right.data)
+    )
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 4), (2, 3), (3, 4), (1, 1)])
+@pytest.mark.parametrize("sublinear_tf", [True, False])
+def test_fast_char_ngrams_equal_the_vectorizer(demo_data, ngram_range, sublinear_tf):
+    texts = demo_data.contacts["text"].head(600).tolist()
+    vectorizer = TfidfVectorizer(analyzer="char_wb", lowercase=False, ngram_range=ngram_range, min_df=2, sublinear_tf=sublinear_tf)
+    vectorizer.fit(texts[:300])
+    fast = FastCharNgrams(vectorizer).fit(None)
+    for batch in (texts, ODD_TEXTS):
+        assert same_matrix(vectorizer.transform(batch), fast.transform(batch))
+
+
+def test_the_fitted_model_predicts_the_same_probabilities(trained, demo_data):
+    texts = demo_data.contacts["text"].tail(800).tolist() + ODD_TEXTS
+    fast = accelerate(trained.model)
+    replaced = [type(t).__name__ for _, t in fast.named_steps["features"].transformer_list]
+    assert "FastCharNgrams" in replaced
+    assert np.array_equal(trained.model.predict_proba(texts), fast.predict_proba(texts))
+    assert all(type(t).__name__ != "FastCharNgrams" for _, t in trained.model.named_steps["features"].transformer_list)
+
+
+def test_other_vectorizers_are_left_alone():
+    assert not can_accelerate(TfidfVectorizer(analyzer="char_wb", lowercase=True).fit(["abc"]))
+    assert not can_accelerate(TfidfVectorizer(analyzer="word").fit(["abc"]))
+    assert not can_accelerate(TfidfVectorizer(analyzer="char_wb", lowercase=False, ngram_range=(1, 5)).fit(["abc"]))
+    assert can_accelerate(TfidfVectorizer(analyzer="char_wb", lowercase=False).fit(["abc"]))
