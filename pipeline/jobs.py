@@ -320,7 +320,14 @@ def check_tolerance(read: int, rejects: pd.DataFrame, tolerance: float, rejects_
         )
 
 
-def score_job(workspace: Workspace, model_dir: Path, source: Path, output: Path, encoding: str | None = None) -> dict:
+def score_job(
+    workspace: Workspace, model_dir: Path, source: Path, output: Path, encoding: str | None = None,
+    engine: str = "local", master: str | None = None,
+) -> dict:
+    if engine == "spark":
+        from pipeline import spark_engine
+
+        return spark_engine.score_job(workspace, model_dir, source, output, encoding, master)
     model = load_model(model_dir)
     raw, ingested, files = ingest_inputs(workspace, source, encoding, (s.CONTACT_ID, s.TEXT))
     rejects_path = Path(output).with_name(Path(output).stem + ".rejects.csv")
@@ -385,8 +392,14 @@ def run_job(
     source: Path | None = None,
     model_dir: Path | None = None,
     encoding: str | None = None,
+    engine: str = "local",
+    master: str | None = None,
 ) -> RunOutcome:
     """The nightly job: ingest the day's input, score, store by contact date, report as of the date."""
+    if engine == "spark":
+        from pipeline import spark_engine
+
+        return spark_engine.run_job(workspace, run_date, source=source, model_dir=model_dir, encoding=encoding, master=master)
     config = workspace.config
     timer = Timer()
     batch = run_date.isoformat()

@@ -49,11 +49,13 @@ def build_report(
     reasons: pd.DataFrame,
     config: PipelineConfig,
     tokenizer: Tokenizer,
+    counts: dict[tuple[str, ...], pd.DataFrame] | None = None,
 ) -> Report:
+    """``counts``: the window's daily contact counts when an engine has them (see find_hotspots)."""
     settings = config.hotspots
     window = Window(as_of, settings.baseline_days)
     in_window = scored[scored[s.CONTACT_DATE].isin([*window.history_dates, window.as_of_text])]
-    hotspots = find_hotspots(in_window, as_of, reasons, settings, config.effort, config.cost)
+    hotspots = find_hotspots(in_window, as_of, reasons, settings, config.effort, config.cost, counts)
     prepared = prepare_texts(in_window[s.TEXT], view=config.normalize.view, to_simplified=config.normalize.to_simplified)
     tokens = pd.Series([tokenizer(text) for text in prepared], index=in_window.index, dtype=object)
     hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings)

@@ -1,0 +1,470 @@
+"""The Spark engine: ``score`` and ``run`` on a Spark cluster, with the local engine's own code.
+
+Spark reads the input files and moves rows between machines; the pandas stages run unchanged
+inside grouped pandas UDFs, so the two engines cannot drift:
+
+1. ingest (``ingest_contacts``) in groups keyed by the cleaned contact id, so that duplicates of
+   an id, and an id stored by an earlier run, meet in one group;
+2. scoring (``jobs.score_frame``: reason, root cause, quadrant, effort, PII masking) in groups
+   keyed by customer, each with that customer's stored history, so that repeat contacts are
+   found across the batch and the store exactly as the local engine finds them;
+3. the scored contacts go to the same store layout (one Parquet file per contact date), the
+   daily counts behind the baselines are counted by Spark, and the same report code writes the
+   same report files.
+
+Every path (input, model, store, reports) must be visible to the driver and the executors:
+local mode, or a filesystem they share. Row order follows the input files, as locally.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import schemas as s
+from pipeline.config import SparkSettings, java_available, spark_master
+from pipeline.errors import ConfigError, InputError
+from pipeline.hotspots import Window, group_keys
+from pipeline.ingest import _clean_id, check_columns, ingest_contacts, rename_columns
+from pipeline.io import find_input_files, write_csv
+from pipeline.modelstore import LoadedModel, load_model, nightly_model_dir
+from pipeline.store import PARTITION, batch_files, read_store
+
+log = logging.getLogger(__name__)
+
+FILE_ORDER = "_file_order"  # position of the row's file among the inputs (rows keep file order)
+ID_KEY = "_id"  # the cleaned contact id, computed before ingest to group duplicates together
+STORED = "_stored"  # the id is in the store already (from another batch)
+GROUP = "_group"
+REJECTED = "reason_rejected"
+READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+SNIFF_BYTES = 1 << 20
+SPARK_ENCODINGS = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "gb18030": "GB18030", "big5": "Big5", "utf-16": "UTF-16"}
+
+_models: dict[str, LoadedModel] = {}  # per Python worker: each model is loaded once, not per group
+
+
+# ---------------------------------------------------------------- session
+
+def spark_session(settings: SparkSettings, master: str | None):
+    """The active SparkSession (spark-submit's, or one built from the settings)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError("the Spark engine needs pyspark: pip install 'contact-reasons[spark]'") from None
+    if not java_available():
+        raise ConfigError("the Spark engine needs Java 17 (java on PATH or JAVA_HOME); install openjdk-17-jre-headless")
+    builder = SparkSession.builder.appName(settings.app_name)
+    if master:
+        builder = builder.master(master)
+        if master.startswith("local"):  # workers are this interpreter, which has the package
+            import sys
+
+            builder = builder.config("spark.pyspark.python", sys.executable)
+    if settings.executor_memory:
+        builder = builder.config("spark.executor.memory", settings.executor_memory)
+    session = builder.getOrCreate()
+    runtime = {
+        "spark.sql.shuffle.partitions": str(settings.partitions),
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(settings.arrow_batch_size),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # the store's contact_date=… folders stay text, as read_store gives them
+        "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+        **settings.conf,
+    }
+    for key, value in runtime.items():
+        session.conf.set(key, value)
+    return session
+
+
+# ---------------------------------------------------------------- reading
+
+def read_input(spark, files: list[Path], encoding: str | None):
+    """Every row of the files as Spark reads them, plus ``source_file``, ``source_row`` (1-based
+    within its file, in file order) and the file's position among the inputs."""
+    from pyspark.sql import functions as F
+
+    names = [path.name for path in files]
+    if len(set(names)) < len(names):
+        raise InputError(f"the Spark engine needs input files with distinct names; {sorted(names)} repeat one")
+    frames = []
+    for kind in dict.fromkeys(READERS.get(path.suffix.lower(), "csv") for path in files):
+        group = [path for path in files if READERS.get(path.suffix.lower(), "csv") == kind]
+        frames.append(_read_files(spark, group, kind, encoding))
+    raw = frames[0]
+    for frame in frames[1:]:
+        raw = raw.unionByName(frame, allowMissingColumns=True)
+    order = F.create_map(*[F.lit(x) for i, name in enumerate(names) for x in (name, i)])
+    raw = raw.withColumn(FILE_ORDER, order[F.col("source_file")].cast("int"))
+    return _number_rows(spark, raw)
+
+
+def _read_files(spark, files: list[Path], kind: str, encoding: str | None):
+    from pyspark.sql import functions as F
+
+    paths = [str(path) for path in files]
+    if kind == "parquet":
+        frame = spark.read.parquet(*paths)
+    elif kind == "json":
+        frame = spark.read.option("primitivesAsString", True).option("mode", "FAILFAST").json(paths)
+    else:
+        used = encoding or _sniff_encoding(files[0])
+        frame = (
+            spark.read.option("header", True).option("multiLine", True).option("escape", '"')
+            .option("mode", "FAILFAST").option("encoding", SPARK_ENCODINGS.get(used.lower(), used))
+            .option("sep", "\t" if files[0].suffix.lower() == ".tsv" else ",").csv(paths)
+        )
+        frame = frame.toDF(*[name.lstrip("\ufeff") for name in frame.columns])
+    duplicated = sorted({c for c in frame.columns if frame.columns.count(c) > 1})
+    if duplicated:
+        raise InputError(f"{files[0]}: duplicated column names {duplicated}; rename them and run again")
+    return frame.select(
+        F.col("_metadata.file_name").alias("source_file"),
+        F.col("_metadata.file_block_start").alias("_block"),
+        F.monotonically_increasing_id().alias("_position"),
+        *frame.columns,
+    )
+
+
+def _sniff_encoding(path: Path) -> str:
+    """The local engine's detection on the file's first MiB (cut at a line end)."""
+    from pipeline.io import decode_bytes
+
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if len(head) == SNIFF_BYTES and b"\n" in head:
+        head = head[: head.rindex(b"\n") + 1]
+    return decode_bytes(head)[1]
+
+
+def _number_rows(spark, raw):
+    """``source_row`` without a global sort: rows of one file split are consecutive in one Spark
+    partition, so a row's number is its split's offset in the file plus its place in the split."""
+    from pyspark.sql import functions as F
+
+    splits = (
+        raw.groupBy("source_file", FILE_ORDER, "_block")
+        .agg(F.count(F.lit(1)).alias("_rows"), F.min("_position").alias("_first"))
+        .toPandas()
+        .sort_values([FILE_ORDER, "_block"])
+    )
+    splits["_offset"] = splits.groupby(FILE_ORDER)["_rows"].cumsum() - splits["_rows"]
+    offsets = spark.createDataFrame(splits[["source_file", "_block", "_first", "_offset"]].astype({"_offset": "int64"}))
+    numbered = raw.join(F.broadcast(offsets), ["source_file", "_block"])
+    row = F.col("_offset") + F.col("_position") - F.col("_first") + 1
+    columns = [c for c in raw.columns if c not in ("source_file", "_block", "_position", FILE_ORDER)]
+    return numbered.select("source_file", row.alias(s.SOURCE_ROW), FILE_ORDER, *columns)
+
+
+# ---------------------------------------------------------------- ingest
+
+def ingest(spark, raw, config, required: tuple[str, ...], stored_ids=None):
+    """``ingest_contacts`` in groups of the same cleaned id: one frame of kept contacts and
+    rejects (``reason_rejected`` set), types as the scoring stage needs them."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.functions import pandas_udf
+
+    columns = config.columns
+    check_columns(rename_columns(pd.DataFrame(columns=raw.columns), columns), required, "the input")
+    keyed = raw.withColumn(ID_KEY, pandas_udf(clean_ids, "string")(F.col(columns.contact_id)))
+    if stored_ids is not None:
+        stored = stored_ids.select(F.col(s.CONTACT_ID).alias(ID_KEY)).distinct().withColumn(STORED, F.lit(True))
+        keyed = keyed.join(stored, ID_KEY, "left").fillna(False, subset=[STORED])
+    else:
+        keyed = keyed.withColumn(STORED, F.lit(False))
+    fallback = F.concat_ws("#", "source_file", F.col(s.SOURCE_ROW).cast("string"))
+    keyed = keyed.withColumn(GROUP, F.pmod(F.hash(F.coalesce(F.col(ID_KEY), fallback)), F.lit(config.spark.partitions)))
+
+    probe = ingest_contacts(pd.DataFrame(columns=[c for c in raw.columns]), columns, config.ingest, required=required)
+    names = [*probe.contacts.columns, REJECTED]
+    input_types = {_canonical(c, columns): raw.schema[c].dataType.simpleString() for c in raw.columns}
+    schema = ", ".join(f"`{name}` {_spark_type(name, input_types)}" for name in names)
+    settings = config.ingest
+
+    def ingest_group(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = rows.sort_values([FILE_ORDER, s.SOURCE_ROW], kind="mergesort")
+        known = frozenset(rows.loc[rows[STORED].astype(bool), ID_KEY])
+        rows = rows.drop(columns=[ID_KEY, STORED, GROUP])
+        rows = rows.astype(object).where(rows.notna(), None)  # as io.read_contacts hands rows over
+        result = ingest_contacts(rows.reset_index(drop=True), columns, settings, required=required, known_ids=known)
+        contacts = result.contacts
+        if s.STARTED_AT in contacts.columns:
+            contacts[s.STARTED_AT] = contacts[s.STARTED_AT].map(lambda t: t.isoformat() if pd.notna(t) else None)
+        order = rows.drop_duplicates("source_file").set_index("source_file")[FILE_ORDER]
+        rejects = result.rejects.assign(**{FILE_ORDER: result.rejects["source_file"].map(order)})
+        return pd.concat([contacts, rejects], ignore_index=True).reindex(columns=names)
+
+    return keyed.groupBy(GROUP).applyInPandas(ingest_group, schema)
+
+
+def clean_ids(ids: pd.Series) -> pd.Series:
+    return ids.map(_clean_id)
+
+
+def _canonical(name: str, columns) -> str:
+    mapping = {configured: canonical for canonical, configured in columns.model_dump().items()}
+    return mapping.get(name, name)
+
+
+def _spark_type(name: str, input_types: dict[str, str]) -> str:
+    """Spark type of a column of the ingested or scored frame (other columns keep their input type)."""
+    if name in (s.SOURCE_ROW, s.EFFORT_SCORE):
+        return "bigint"
+    if name == FILE_ORDER:
+        return "int"
+    if name in (*s.NUMERIC_COLUMNS, s.CONFIDENCE):
+        return "double"
+    if name in (s.RESOLVED, s.TEXT_TRUNCATED, *s.EFFORT_COLUMNS):
+        return "boolean"
+    if name in (s.CONTACT_ID, s.TEXT, s.STARTED_AT, s.CHANNEL, s.CUSTOMER_ID, s.CONTACT_DATE, "source_file"):
+        return "string"
+    return input_types.get(name, "string")
+
+
+def collect_rejects(ingested) -> pd.DataFrame:
+    from pyspark.sql import functions as F
+
+    rejects = ingested.filter(F.col(REJECTED).isNotNull()).select(*s.REJECT_COLUMNS, FILE_ORDER).toPandas()
+    rejects = rejects.sort_values([FILE_ORDER, s.SOURCE_ROW], kind="mergesort").drop(columns=[FILE_ORDER])
+    return rejects.astype({s.SOURCE_ROW: object}).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- scoring
+
+def score(spark, contacts, history, workspace, model_dir: Path):
+    """``score_frame`` in groups of the same customer, each with that customer's history."""
+    from pyspark.sql import functions as F
+
+    from pipeline.jobs import score_frame
+
+    partitions = workspace.config.spark.partitions
+    key = F.coalesce(F.col(s.CUSTOMER_ID), F.col(s.CONTACT_ID)) if s.CUSTOMER_ID in contacts.columns else F.col(s.CONTACT_ID)
+    contacts = contacts.withColumn(GROUP, F.pmod(F.hash(key), F.lit(partitions)))
+    if history is None:
+        history = spark.createDataFrame([], f"`{s.CONTACT_ID}` string, `{s.CUSTOMER_ID}` string, `{s.STARTED_AT}` string")
+    history = history.join(contacts.select(s.CONTACT_ID), s.CONTACT_ID, "left_anti")  # a rerun replaces these
+    history = history.filter(F.col(s.CUSTOMER_ID).isNotNull())
+    history = history.withColumn(GROUP, F.pmod(F.hash(F.col(s.CUSTOMER_ID)), F.lit(partitions)))
+
+    model = load_model(model_dir)
+    probe = pd.DataFrame(columns=[c for c in contacts.columns if c != GROUP])
+    names = list(score_frame(workspace, model, _restore(probe, workspace), None).columns)
+    input_types = {field.name: field.dataType.simpleString() for field in contacts.schema.fields}
+    schema = ", ".join(f"`{name}` {_spark_type(name, input_types)}" for name in names)
+    history_columns = [c for c in history.columns if c != GROUP]
+
+    def score_group(rows: pd.DataFrame, past: pd.DataFrame) -> pd.DataFrame:
+        rows = rows.drop(columns=[GROUP]).sort_values([FILE_ORDER, s.SOURCE_ROW], kind="mergesort")
+        rows = _restore(rows.reset_index(drop=True), workspace)
+        past = past[history_columns] if len(past) else None
+        scored = score_frame(workspace, _worker_model(model_dir), rows, past)
+        return scored.reindex(columns=names)
+
+    return contacts.groupBy(GROUP).cogroup(history.groupBy(GROUP)).applyInPandas(score_group, schema)
+
+
+def _restore(rows: pd.DataFrame, workspace) -> pd.DataFrame:
+    """Types the ingested contacts had before Spark carried them: local times, nullable flags."""
+    rows = rows.copy()
+    if s.STARTED_AT in rows.columns:
+        rows[s.STARTED_AT] = pd.to_datetime(rows[s.STARTED_AT], utc=True).dt.tz_convert(workspace.config.ingest.timezone)
+    if s.RESOLVED in rows.columns:
+        rows[s.RESOLVED] = rows[s.RESOLVED].astype("boolean")
+    for column in (s.SOURCE_ROW, s.CONTACT_ID, s.TEXT):
+        if column in rows.columns and rows[column].dtype != object:
+            rows[column] = rows[column].astype(object)
+    return rows
+
+
+def _worker_model(model_dir: Path) -> LoadedModel:
+    """The model, loaded once per Python worker: from the driver's path when the executor sees
+    it (local mode, shared filesystem), else from a folder of that name in the working
+    directory (``spark-submit --archives model.zip#<name>``)."""
+    path = Path(model_dir) if Path(model_dir).exists() else Path(Path(model_dir).name).resolve()
+    key = str(path)
+    if key not in _models:
+        _models[key] = load_model(path)
+    return _models[key]
+
+
+def read_stored(spark, store: Path, dates: list[str], columns: list[str] | None = None):
+    """The store's rows of ``dates`` as a Spark frame with ``contact_date`` (None when empty)."""
+    folders = [store / f"{PARTITION}{day}" for day in dates]
+    folders = [str(folder) for folder in folders if any(folder.glob("batch=*.parquet"))]
+    if not folders:
+        return None
+    frame = spark.read.option("basePath", str(store)).option("mergeSchema", True).parquet(*folders)
+    if columns is not None:
+        frame = frame.select(*[c for c in columns if c in frame.columns])
+    return frame
+
+
+# ---------------------------------------------------------------- writing
+
+def write_store(scored, store: Path, batch: str) -> list[Path]:
+    """One Parquet file per contact date, ``contact_date=D/batch=<batch>.parquet`` as
+    ``store.write_batch`` lays it out: Spark writes into a hidden staging folder, then each file
+    is renamed into place (atomically) and the batch's files of other dates are removed."""
+    staging = Path(store) / f".staging-{batch}-{uuid.uuid4().hex[:8]}"
+    try:
+        (
+            scored.repartition(s.CONTACT_DATE)
+            .sortWithinPartitions(s.CONTACT_DATE, FILE_ORDER, s.SOURCE_ROW)
+            .drop(FILE_ORDER)
+            .write.partitionBy(s.CONTACT_DATE)
+            .parquet(str(staging))
+        )
+        written = []
+        for folder in sorted(staging.glob(f"{PARTITION}*")):
+            parts = sorted(folder.glob("part-*.parquet"))
+            if len(parts) != 1:
+                raise RuntimeError(f"Spark wrote {len(parts)} files for {folder.name}; expected one")
+            target = Path(store) / folder.name / f"batch={batch}.parquet"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            parts[0].replace(target)
+            written.append(target)
+        for stale in set(batch_files(store, batch)) - set(written):
+            stale.unlink()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("store - batch %s: %d partitions written by Spark", batch, len(written))
+    return written
+
+
+def write_scored(scored, output: Path) -> Path:
+    """The ``score`` output: one Parquet file (renamed from Spark's single part) or a CSV file
+    written by the local writer (Excel-safe), rows in input order."""
+    ordered = scored.repartition(1).sortWithinPartitions(FILE_ORDER, s.SOURCE_ROW).drop(FILE_ORDER)
+    output = Path(output)
+    if output.suffix.lower() != ".parquet":
+        return write_csv(ordered.toPandas(), output)
+    staging = output.parent / f".staging-{output.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        ordered.write.parquet(str(staging))
+        parts = sorted(staging.glob("part-*.parquet"))
+        output.parent.mkdir(parents=True, exist_ok=True)
+        parts[0].replace(output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output
+
+
+def daily_counts_by_spark(spark, store: Path, as_of: date, settings) -> dict[tuple[str, ...], pd.DataFrame]:
+    """``count_contacts`` for every grouping of the report, counted by Spark over the window."""
+    from pyspark.sql import functions as F
+
+    window = Window(as_of, settings.baseline_days)
+    stored = read_stored(spark, store, [*window.history_dates, window.as_of_text])
+    if stored is None:
+        return None
+    stored = stored.cache()
+    counts = {}
+    for by in group_keys(settings, stored.columns):
+        present = stored
+        for column in by:  # pandas does not count rows with a missing key
+            present = present.filter(F.col(column).isNotNull())
+        table = present.groupBy(s.CONTACT_DATE, *by).agg(F.count(F.lit(1)).alias("contacts")).toPandas()
+        counts[tuple(by)] = table.astype({"contacts": "int64"})
+    stored.unpersist()
+    return counts
+
+
+# ---------------------------------------------------------------- the jobs
+
+def _model_dir(workspace, model_dir: Path | None) -> Path:
+    return Path(model_dir or nightly_model_dir(workspace.model_root)).resolve()
+
+
+def score_job(workspace, model_dir: Path, source: Path, output: Path, encoding: str | None = None, master: str | None = None) -> dict:
+    """``jobs.score_job`` on Spark: same output file, same rejects file beside it."""
+    from pipeline.jobs import check_tolerance
+
+    config = workspace.config
+    spark = spark_session(config.spark, spark_master(config, master))
+    model_dir = _model_dir(workspace, model_dir)
+    files = find_input_files(source)
+    raw = read_input(spark, files, encoding or config.ingest.encoding)
+    ingested = ingest(spark, raw, config, (s.CONTACT_ID, s.TEXT)).persist()
+    try:
+        rejects = collect_rejects(ingested)
+        read = ingested.count()
+        rejects_path = Path(output).with_name(Path(output).stem + ".rejects.csv")
+        write_csv(rejects, rejects_path)
+        check_tolerance(read, rejects, config.ingest.reject_tolerance, rejects_path)
+        contacts = _kept(ingested)
+        write_scored(score(spark, contacts, None, workspace, model_dir), output)
+    finally:
+        ingested.unpersist()
+    return {"read": read, "scored": read - len(rejects), "rejected": len(rejects), "output": str(output), "rejects": str(rejects_path)}
+
+
+def _kept(ingested):
+    from pyspark.sql import functions as F
+
+    return ingested.filter(F.col(REJECTED).isNull()).drop(REJECTED)
+
+
+def run_job(
+    workspace, run_date: date, *, source: Path | None = None, model_dir: Path | None = None,
+    encoding: str | None = None, master: str | None = None,
+):
+    """``jobs.run_job`` on Spark: the same store files, the same report files."""
+    from pyspark.sql import functions as F
+
+    from pipeline.jobs import RunOutcome, Timer, check_tolerance, default_input, manifest
+    from pipeline.report import build_report, write_report
+
+    config = workspace.config
+    timer = Timer()
+    batch = run_date.isoformat()
+    store = workspace.path(config.paths.store)
+    out = workspace.path(config.paths.reports) / batch
+    with timer("spark_session"):
+        spark = spark_session(config.spark, spark_master(config, master))
+    with timer("load_model"):
+        model_dir = _model_dir(workspace, model_dir)
+        model = load_model(model_dir)
+    with timer("ingest"):
+        source = source or default_input(workspace, run_date)
+        files = find_input_files(source)
+        raw = read_input(spark, files, encoding or config.ingest.encoding)
+        others = [str(path) for path in Path(store).glob(f"{PARTITION}*/batch=*.parquet") if path.name != f"batch={batch}.parquet"]
+        stored_ids = spark.read.option("mergeSchema", True).parquet(*others).select(s.CONTACT_ID) if others else None
+        ingested = ingest(spark, raw, config, s.REQUIRED_COLUMNS, stored_ids).persist()
+        rejects = collect_rejects(ingested)
+        read = ingested.count()
+    try:
+        counts = {"rows_read": read, "rows_scored": 0, "rows_rejected": len(rejects)}
+        if read and len(rejects) / read > config.ingest.reject_tolerance:
+            write_csv(rejects, out / "rejects.csv")
+            check_tolerance(read, rejects, config.ingest.reject_tolerance, out / "rejects.csv")
+        with timer("score_and_store"):
+            contacts = _kept(ingested)
+            recent = None
+            bounds = contacts.agg(F.min(s.CONTACT_DATE), F.max(s.CONTACT_DATE)).first()
+            if bounds[0] is not None:  # only the days a repeat contact can look back to
+                first, last = date.fromisoformat(bounds[0]), date.fromisoformat(bounds[1])
+                lookback = config.effort.repeat_window_days
+                days = [(first - timedelta(days=lookback - i)).isoformat() for i in range((last - first).days + lookback + 1)]
+                recent = read_stored(spark, store, days, [s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL])
+                if recent is not None and (s.CUSTOMER_ID not in recent.columns or s.CUSTOMER_ID not in contacts.columns):
+                    recent = None
+            write_store(score(spark, contacts, recent, workspace, model_dir), store, batch)
+        counts["rows_scored"] = read - len(rejects)
+    finally:
+        ingested.unpersist()
+    with timer("report"):
+        window = [(run_date - timedelta(days=i)).isoformat() for i in range(config.hotspots.baseline_days + 1)]
+        daily = daily_counts_by_spark(spark, store, run_date, config.hotspots)
+        history = read_store(store, dates=window)
+        labels = tuple(model.metadata.get("labels", ()))
+        report = build_report(history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), daily)
+    model_info = {"id": model.model_id, "path": str(model.path), "sha256": model.metadata.get("model_sha256")}
+    write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), rejects)
+    log.info("run - %s on Spark: %d read, %d scored, %d rejected; reports in %s", batch, read, counts["rows_scored"], len(rejects), out)
+    return RunOutcome(out, counts)
