@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -59,34 +60,32 @@ def spark_session(settings: SparkSettings, master: str | None):
         raise ConfigError("the Spark engine needs pyspark: pip install 'contact-reasons[spark]'") from None
     if not java_available():
         raise ConfigError("the Spark engine needs Java 17 (java on PATH or JAVA_HOME); install openjdk-17-jre-headless")
-    builder = SparkSession.builder.appName(settings.app_name)
-    if master:
-        builder = builder.master(master)
-        if master.startswith("local"):  # workers are this interpreter, which has the package
-            import sys
-
-            builder = builder.config("spark.pyspark.python", sys.executable)
-    if settings.executor_memory:
-        builder = builder.config("spark.executor.memory", settings.executor_memory)
-    session = builder.getOrCreate()
-    runtime = {
+    conf = {
+        "spark.app.name": settings.app_name,
+        **({"spark.master": master} if master else {}),
+        # workers of a local master are this interpreter, which has the package
+        **({"spark.pyspark.python": sys.executable} if master and master.startswith("local") else {}),
+        **({"spark.executor.memory": settings.executor_memory} if settings.executor_memory else {}),
         "spark.sql.shuffle.partitions": str(settings.partitions),
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(settings.arrow_batch_size),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # the store's contact_date=… folders stay text, as read_store gives them
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+        # a window is 29 folders: list them on the driver rather than in a Spark job each time
+        "spark.sql.sources.parallelPartitionDiscovery.threshold": "512",
         **settings.conf,
     }
-    for key, value in runtime.items():
-        session.conf.set(key, value)
-    return session
+    # an existing session (spark-submit's, a notebook's) keeps its master and static settings
+    # and takes the rest
+    return SparkSession.builder.config(map=conf).getOrCreate()
 
 
 # ---------------------------------------------------------------- reading
 
 def read_input(spark, files: list[Path], encoding: str | None):
     """Every row of the files as Spark reads them, plus ``source_file``, ``source_row`` (1-based
-    within its file, in file order) and the file's position among the inputs."""
+    within its file, in file order) and the file's position among the inputs; and the number
+    of rows read."""
     from pyspark.sql import functions as F
 
     names = [path.name for path in files]
@@ -110,25 +109,36 @@ def _read_files(spark, files: list[Path], kind: str, encoding: str | None):
     paths = [str(path) for path in files]
     if kind == "parquet":
         frame = spark.read.parquet(*paths)
-    elif kind == "json":
-        frame = spark.read.option("primitivesAsString", True).option("mode", "FAILFAST").json(paths)
+    elif kind == "json":  # JSON lines, or a JSON array in a .json file
+        multiline = files[0].suffix.lower() == ".json"
+        frame = spark.read.option("primitivesAsString", True).option("multiLine", multiline).option("mode", "FAILFAST").json(paths)
     else:
         used = encoding or _sniff_encoding(files[0])
+        _check_header(files, used)
         frame = (
             spark.read.option("header", True).option("multiLine", True).option("escape", '"')
             .option("mode", "FAILFAST").option("encoding", SPARK_ENCODINGS.get(used.lower(), used))
             .option("sep", "\t" if files[0].suffix.lower() == ".tsv" else ",").csv(paths)
         )
         frame = frame.toDF(*[name.lstrip("\ufeff") for name in frame.columns])
-    duplicated = sorted({c for c in frame.columns if frame.columns.count(c) > 1})
-    if duplicated:
-        raise InputError(f"{files[0]}: duplicated column names {duplicated}; rename them and run again")
     return frame.select(
         F.col("_metadata.file_name").alias("source_file"),
         F.col("_metadata.file_block_start").alias("_block"),
         F.monotonically_increasing_id().alias("_position"),
         *frame.columns,
     )
+
+
+def _check_header(files: list[Path], encoding: str) -> None:
+    """Spark renames repeated column names (text0, text3); the local engine refuses them."""
+    import csv
+
+    for path in files:
+        with open(path, encoding=encoding, newline="") as handle:
+            header = next(csv.reader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ","), [])
+        duplicated = sorted({name.lstrip("\ufeff") for name in header if header.count(name) > 1})
+        if duplicated:
+            raise InputError(f"{path}: duplicated column names {duplicated}; rename them and run again")
 
 
 def _sniff_encoding(path: Path) -> str:
@@ -154,11 +164,13 @@ def _number_rows(spark, raw):
         .sort_values([FILE_ORDER, "_block"])
     )
     splits["_offset"] = splits.groupby(FILE_ORDER)["_rows"].cumsum() - splits["_rows"]
+    if splits.empty:
+        raise InputError("the input files hold no rows")
     offsets = spark.createDataFrame(splits[["source_file", "_block", "_first", "_offset"]].astype({"_offset": "int64"}))
     numbered = raw.join(F.broadcast(offsets), ["source_file", "_block"])
     row = F.col("_offset") + F.col("_position") - F.col("_first") + 1
     columns = [c for c in raw.columns if c not in ("source_file", "_block", "_position", FILE_ORDER)]
-    return numbered.select("source_file", row.alias(s.SOURCE_ROW), FILE_ORDER, *columns)
+    return numbered.select("source_file", row.alias(s.SOURCE_ROW), FILE_ORDER, *columns), int(splits["_rows"].sum())
 
 
 # ---------------------------------------------------------------- ingest
@@ -292,16 +304,18 @@ def _worker_model(model_dir: Path) -> LoadedModel:
     return _models[key]
 
 
-def read_stored(spark, store: Path, dates: list[str], columns: list[str] | None = None):
-    """The store's rows of ``dates`` as a Spark frame with ``contact_date`` (None when empty)."""
+def read_stored(spark, store: Path, dates: list[str], text_columns: list[str] | None = None):
+    """The store's rows of ``dates`` as a Spark frame with ``contact_date`` (None when empty):
+    all columns (schemas merged: optional columns may be absent from some files), or only the
+    given text columns (null where a file lacks one, as ``read_store`` gives them)."""
     folders = [store / f"{PARTITION}{day}" for day in dates]
     folders = [str(folder) for folder in folders if any(folder.glob("batch=*.parquet"))]
     if not folders:
         return None
-    frame = spark.read.option("basePath", str(store)).option("mergeSchema", True).parquet(*folders)
-    if columns is not None:
-        frame = frame.select(*[c for c in columns if c in frame.columns])
-    return frame
+    reader = spark.read.option("basePath", str(store))
+    if text_columns is None:
+        return reader.option("mergeSchema", True).parquet(*folders)
+    return reader.schema(", ".join(f"`{c}` string" for c in text_columns)).parquet(*folders).select(*text_columns)
 
 
 # ---------------------------------------------------------------- writing
@@ -362,16 +376,15 @@ def daily_counts_by_spark(spark, store: Path, as_of: date, settings) -> dict[tup
     stored = read_stored(spark, store, [*window.history_dates, window.as_of_text])
     if stored is None:
         return None
-    stored = stored.cache()
-    counts = {}
-    for by in group_keys(settings, stored.columns):
-        present = stored
-        for column in by:  # pandas does not count rows with a missing key
-            present = present.filter(F.col(column).isNotNull())
-        table = present.groupBy(s.CONTACT_DATE, *by).agg(F.count(F.lit(1)).alias("contacts")).toPandas()
-        counts[tuple(by)] = table.astype({"contacts": "int64"})
-    stored.unpersist()
-    return counts
+    groupings = group_keys(settings, stored.columns)
+    finest = list(dict.fromkeys(column for by in groupings for column in by))
+    table = stored.groupBy(s.CONTACT_DATE, *finest).agg(F.count(F.lit(1)).alias("contacts")).toPandas()
+    # the coarser groupings add up the finest one (a handful of rows a day); like pandas, a row
+    # with a missing key is not counted in a grouping by that key
+    return {
+        tuple(by): table.groupby([s.CONTACT_DATE, *by], dropna=True)["contacts"].sum().astype("int64").reset_index()
+        for by in groupings
+    }
 
 
 # ---------------------------------------------------------------- the jobs
@@ -388,11 +401,10 @@ def score_job(workspace, model_dir: Path, source: Path, output: Path, encoding: 
     spark = spark_session(config.spark, spark_master(config, master))
     model_dir = _model_dir(workspace, model_dir)
     files = find_input_files(source)
-    raw = read_input(spark, files, encoding or config.ingest.encoding)
+    raw, read = read_input(spark, files, encoding or config.ingest.encoding)
     ingested = ingest(spark, raw, config, (s.CONTACT_ID, s.TEXT)).persist()
     try:
         rejects = collect_rejects(ingested)
-        read = ingested.count()
         rejects_path = Path(output).with_name(Path(output).stem + ".rejects.csv")
         write_csv(rejects, rejects_path)
         check_tolerance(read, rejects, config.ingest.reject_tolerance, rejects_path)
@@ -432,12 +444,11 @@ def run_job(
     with timer("ingest"):
         source = source or default_input(workspace, run_date)
         files = find_input_files(source)
-        raw = read_input(spark, files, encoding or config.ingest.encoding)
+        raw, read = read_input(spark, files, encoding or config.ingest.encoding)
         others = [str(path) for path in Path(store).glob(f"{PARTITION}*/batch=*.parquet") if path.name != f"batch={batch}.parquet"]
-        stored_ids = spark.read.option("mergeSchema", True).parquet(*others).select(s.CONTACT_ID) if others else None
+        stored_ids = spark.read.parquet(*others).select(s.CONTACT_ID) if others else None
         ingested = ingest(spark, raw, config, s.REQUIRED_COLUMNS, stored_ids).persist()
         rejects = collect_rejects(ingested)
-        read = ingested.count()
     try:
         counts = {"rows_read": read, "rows_scored": 0, "rows_rejected": len(rejects)}
         if read and len(rejects) / read > config.ingest.reject_tolerance:
@@ -451,9 +462,8 @@ def run_job(
                 first, last = date.fromisoformat(bounds[0]), date.fromisoformat(bounds[1])
                 lookback = config.effort.repeat_window_days
                 days = [(first - timedelta(days=lookback - i)).isoformat() for i in range((last - first).days + lookback + 1)]
-                recent = read_stored(spark, store, days, [s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL])
-                if recent is not None and (s.CUSTOMER_ID not in recent.columns or s.CUSTOMER_ID not in contacts.columns):
-                    recent = None
+                if s.CUSTOMER_ID in contacts.columns:
+                    recent = read_stored(spark, store, days, [s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL])
             write_store(score(spark, contacts, recent, workspace, model_dir), store, batch)
         counts["rows_scored"] = read - len(rejects)
     finally:
