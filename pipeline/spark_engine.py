@@ -1,13 +1,13 @@
 """The Spark engine: ``score`` and ``run`` on a Spark cluster, with the local engine's own code.
 
 Spark reads the input files and moves rows between machines; the pandas stages run unchanged
-inside grouped pandas UDFs, so the two engines cannot drift:
+inside ``mapInPandas``, each on a whole partition that holds every row of its key:
 
-1. ingest (``ingest_contacts``) in groups keyed by the cleaned contact id, so that duplicates of
-   an id, and an id stored by an earlier run, meet in one group;
-2. scoring (``jobs.score_frame``: reason, root cause, quadrant, effort, PII masking) in groups
-   keyed by customer, each with that customer's stored history, so that repeat contacts are
-   found across the batch and the store exactly as the local engine finds them;
+1. ingest (``ingest_contacts``) on partitions keyed by the cleaned contact id, so that the
+   duplicates of an id, and an id stored by an earlier run, meet in one partition;
+2. scoring (``jobs.score_frame``: reason, root cause, quadrant, effort, PII masking) on
+   partitions keyed by customer, with those customers' stored contacts, so that repeat contacts
+   are found across the batch and the store exactly as the local engine finds them;
 3. the scored contacts go to the same store layout (one Parquet file per contact date), the
    daily counts behind the baselines are counted by Spark, and the same report code writes the
    same report files.
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 FILE_ORDER = "_file_order"  # position of the row's file among the inputs (rows keep file order)
 ID_KEY = "_id"  # the cleaned contact id, computed before ingest to group duplicates together
 STORED = "_stored"  # the id is in the store already (from another batch)
-GROUP = "_group"
+HISTORY = "_history"  # a stored contact, there only for repeat-contact detection
 REJECTED = "reason_rejected"
 READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 SNIFF_BYTES = 1 << 20
@@ -82,10 +82,22 @@ def spark_session(settings: SparkSettings, master: str | None):
 
 # ---------------------------------------------------------------- reading
 
+def ingest_files(spark, files: list[Path], encoding: str | None, config, required: tuple[str, ...], stored_ids=None):
+    """Read and ingest the files: the ingested frame (persisted; the caller unpersists it), the
+    rejects in input order, and the number of rows read."""
+    raw = read_input(spark, files, encoding).persist()  # parsed once, used twice
+    try:
+        numbered, read = _number_rows(spark, raw)
+        ingested = ingest(spark, numbered, config, required, stored_ids).persist()
+        rejects = collect_rejects(ingested)
+    finally:
+        raw.unpersist()
+    return ingested, rejects, read
+
+
 def read_input(spark, files: list[Path], encoding: str | None):
-    """Every row of the files as Spark reads them, plus ``source_file``, ``source_row`` (1-based
-    within its file, in file order) and the file's position among the inputs; and the number
-    of rows read."""
+    """Every row of the files as Spark reads them, with ``source_file``, the file's position
+    among the inputs, and where the row sits in the file (split start and position)."""
     from pyspark.sql import functions as F
 
     names = [path.name for path in files]
@@ -99,8 +111,7 @@ def read_input(spark, files: list[Path], encoding: str | None):
     for frame in frames[1:]:
         raw = raw.unionByName(frame, allowMissingColumns=True)
     order = F.create_map(*[F.lit(x) for i, name in enumerate(names) for x in (name, i)])
-    raw = raw.withColumn(FILE_ORDER, order[F.col("source_file")].cast("int"))
-    return _number_rows(spark, raw)
+    return raw.withColumn(FILE_ORDER, order[F.col("source_file")].cast("int"))
 
 
 def _read_files(spark, files: list[Path], kind: str, encoding: str | None):
@@ -153,8 +164,9 @@ def _sniff_encoding(path: Path) -> str:
 
 
 def _number_rows(spark, raw):
-    """``source_row`` without a global sort: rows of one file split are consecutive in one Spark
-    partition, so a row's number is its split's offset in the file plus its place in the split."""
+    """``source_row`` (1-based within its file) without a global sort: rows of one file split
+    are consecutive in one Spark partition, so a row's number is its split's offset in the file
+    plus its place in the split. Also the number of rows."""
     from pyspark.sql import functions as F
 
     splits = (
@@ -190,7 +202,7 @@ def ingest(spark, raw, config, required: tuple[str, ...], stored_ids=None):
     else:
         keyed = keyed.withColumn(STORED, F.lit(False))
     fallback = F.concat_ws("#", "source_file", F.col(s.SOURCE_ROW).cast("string"))
-    keyed = keyed.withColumn(GROUP, F.pmod(F.hash(F.coalesce(F.col(ID_KEY), fallback)), F.lit(config.spark.partitions)))
+    keyed = keyed.repartition(config.spark.partitions, F.coalesce(F.col(ID_KEY), fallback))
 
     probe = ingest_contacts(pd.DataFrame(columns=[c for c in raw.columns]), columns, config.ingest, required=required)
     names = [*probe.contacts.columns, REJECTED]
@@ -198,10 +210,12 @@ def ingest(spark, raw, config, required: tuple[str, ...], stored_ids=None):
     schema = ", ".join(f"`{name}` {_spark_type(name, input_types)}" for name in names)
     settings = config.ingest
 
-    def ingest_group(rows: pd.DataFrame) -> pd.DataFrame:
-        rows = rows.sort_values([FILE_ORDER, s.SOURCE_ROW], kind="mergesort")
+    def ingest_partition(batches):
+        rows = _whole(batches)
+        if rows is None:
+            return
         known = frozenset(rows.loc[rows[STORED].astype(bool), ID_KEY])
-        rows = rows.drop(columns=[ID_KEY, STORED, GROUP])
+        rows = rows.drop(columns=[ID_KEY, STORED])
         rows = rows.astype(object).where(rows.notna(), None)  # as io.read_contacts hands rows over
         result = ingest_contacts(rows.reset_index(drop=True), columns, settings, required=required, known_ids=known)
         contacts = result.contacts
@@ -209,9 +223,19 @@ def ingest(spark, raw, config, required: tuple[str, ...], stored_ids=None):
             contacts[s.STARTED_AT] = contacts[s.STARTED_AT].map(lambda t: t.isoformat() if pd.notna(t) else None)
         order = rows.drop_duplicates("source_file").set_index("source_file")[FILE_ORDER]
         rejects = result.rejects.assign(**{FILE_ORDER: result.rejects["source_file"].map(order)})
-        return pd.concat([contacts, rejects], ignore_index=True).reindex(columns=names)
+        yield pd.concat([contacts, rejects], ignore_index=True).reindex(columns=names)
 
-    return keyed.groupBy(GROUP).applyInPandas(ingest_group, schema)
+    return keyed.mapInPandas(ingest_partition, schema)
+
+
+def _whole(batches) -> pd.DataFrame | None:
+    """A partition's Arrow batches as one frame in input order (None when it is empty): every
+    row of a key is in the partition, so the pandas stage sees all of them at once."""
+    frames = list(batches)
+    if not frames:
+        return None
+    rows = pd.concat(frames, ignore_index=True)
+    return rows.sort_values([FILE_ORDER, s.SOURCE_ROW], kind="mergesort").reset_index(drop=True)
 
 
 def clean_ids(ids: pd.Series) -> pd.Series:
@@ -249,47 +273,47 @@ def collect_rejects(ingested) -> pd.DataFrame:
 # ---------------------------------------------------------------- scoring
 
 def score(spark, contacts, history, workspace, model_dir: Path):
-    """``score_frame`` in groups of the same customer, each with that customer's history."""
+    """``score_frame`` on partitions that hold every contact of a customer with that
+    customer's stored history (``history``: contact_id, customer_id, started_at, channel)."""
     from pyspark.sql import functions as F
 
     from pipeline.jobs import score_frame
 
-    partitions = workspace.config.spark.partitions
-    key = F.coalesce(F.col(s.CUSTOMER_ID), F.col(s.CONTACT_ID)) if s.CUSTOMER_ID in contacts.columns else F.col(s.CONTACT_ID)
-    contacts = contacts.withColumn(GROUP, F.pmod(F.hash(key), F.lit(partitions)))
-    if history is None:
-        history = spark.createDataFrame([], f"`{s.CONTACT_ID}` string, `{s.CUSTOMER_ID}` string, `{s.STARTED_AT}` string")
-    history = history.join(contacts.select(s.CONTACT_ID), s.CONTACT_ID, "left_anti")  # a rerun replaces these
-    history = history.filter(F.col(s.CUSTOMER_ID).isNotNull())
-    history = history.withColumn(GROUP, F.pmod(F.hash(F.col(s.CUSTOMER_ID)), F.lit(partitions)))
-
+    has_customer = s.CUSTOMER_ID in contacts.columns
+    key = F.coalesce(F.col(s.CUSTOMER_ID), F.col(s.CONTACT_ID)) if has_customer else F.col(s.CONTACT_ID)
     model = load_model(model_dir)
-    probe = pd.DataFrame(columns=[c for c in contacts.columns if c != GROUP])
+    probe = pd.DataFrame(columns=contacts.columns)
     names = list(score_frame(workspace, model, _restore(probe, workspace), None).columns)
     input_types = {field.name: field.dataType.simpleString() for field in contacts.schema.fields}
     schema = ", ".join(f"`{name}` {_spark_type(name, input_types)}" for name in names)
-    history_columns = [c for c in history.columns if c != GROUP]
+    history_columns = [] if history is None else history.columns
+    rows = contacts.withColumn(HISTORY, F.lit(False))
+    if history is not None and has_customer:
+        history = history.join(contacts.select(s.CONTACT_ID), s.CONTACT_ID, "left_anti")  # a rerun replaces these
+        history = history.filter(F.col(s.CUSTOMER_ID).isNotNull()).withColumn(HISTORY, F.lit(True))
+        rows = rows.unionByName(history, allowMissingColumns=True)
 
-    def score_group(rows: pd.DataFrame, past: pd.DataFrame) -> pd.DataFrame:
-        rows = rows.drop(columns=[GROUP]).sort_values([FILE_ORDER, s.SOURCE_ROW], kind="mergesort")
-        rows = _restore(rows.reset_index(drop=True), workspace)
-        past = past[history_columns] if len(past) else None
-        scored = score_frame(workspace, _worker_model(model_dir), rows, past)
-        return scored.reindex(columns=names)
+    def score_partition(batches):
+        frame = _whole(batches)
+        if frame is None:
+            return
+        past = frame.loc[frame[HISTORY].astype(bool), history_columns]
+        frame = frame[~frame[HISTORY].astype(bool)].drop(columns=[HISTORY]).reset_index(drop=True)
+        scored = score_frame(workspace, _worker_model(model_dir), _restore(frame, workspace), past if len(past) else None)
+        yield scored.reindex(columns=names)
 
-    return contacts.groupBy(GROUP).cogroup(history.groupBy(GROUP)).applyInPandas(score_group, schema)
+    return rows.repartition(workspace.config.spark.partitions, key).mapInPandas(score_partition, schema)
 
 
 def _restore(rows: pd.DataFrame, workspace) -> pd.DataFrame:
-    """Types the ingested contacts had before Spark carried them: local times, nullable flags."""
-    rows = rows.copy()
+    """Types the ingested contacts had before Spark carried them (and before stored rows,
+    which lack most columns, shared their partition): local times, flags, row numbers."""
+    rows = rows.astype({FILE_ORDER: "int64", s.SOURCE_ROW: "int64", s.TEXT_TRUNCATED: bool})
+    rows[s.SOURCE_ROW] = rows[s.SOURCE_ROW].astype(object)  # as io.read_contacts numbers rows
     if s.STARTED_AT in rows.columns:
         rows[s.STARTED_AT] = pd.to_datetime(rows[s.STARTED_AT], utc=True).dt.tz_convert(workspace.config.ingest.timezone)
     if s.RESOLVED in rows.columns:
         rows[s.RESOLVED] = rows[s.RESOLVED].astype("boolean")
-    for column in (s.SOURCE_ROW, s.CONTACT_ID, s.TEXT):
-        if column in rows.columns and rows[column].dtype != object:
-            rows[column] = rows[column].astype(object)
     return rows
 
 
@@ -401,10 +425,8 @@ def score_job(workspace, model_dir: Path, source: Path, output: Path, encoding: 
     spark = spark_session(config.spark, spark_master(config, master))
     model_dir = _model_dir(workspace, model_dir)
     files = find_input_files(source)
-    raw, read = read_input(spark, files, encoding or config.ingest.encoding)
-    ingested = ingest(spark, raw, config, (s.CONTACT_ID, s.TEXT)).persist()
+    ingested, rejects, read = ingest_files(spark, files, encoding or config.ingest.encoding, config, (s.CONTACT_ID, s.TEXT))
     try:
-        rejects = collect_rejects(ingested)
         rejects_path = Path(output).with_name(Path(output).stem + ".rejects.csv")
         write_csv(rejects, rejects_path)
         check_tolerance(read, rejects, config.ingest.reject_tolerance, rejects_path)
@@ -444,11 +466,9 @@ def run_job(
     with timer("ingest"):
         source = source or default_input(workspace, run_date)
         files = find_input_files(source)
-        raw, read = read_input(spark, files, encoding or config.ingest.encoding)
         others = [str(path) for path in Path(store).glob(f"{PARTITION}*/batch=*.parquet") if path.name != f"batch={batch}.parquet"]
         stored_ids = spark.read.parquet(*others).select(s.CONTACT_ID) if others else None
-        ingested = ingest(spark, raw, config, s.REQUIRED_COLUMNS, stored_ids).persist()
-        rejects = collect_rejects(ingested)
+        ingested, rejects, read = ingest_files(spark, files, encoding or config.ingest.encoding, config, s.REQUIRED_COLUMNS, stored_ids)
     try:
         counts = {"rows_read": read, "rows_scored": 0, "rows_rejected": len(rejects)}
         if read and len(rejects) / read > config.ingest.reject_tolerance:
