@@ -1,8 +1,10 @@
 """Throughput of the Spark engine with 1 and 2 local cores, and the scaling efficiency.
 
-    python benchmarks/bench_spark.py [--contacts 200000] [--partitions 8]
+    python benchmarks/bench_spark.py [--contacts 200000] [--files 8] [--partitions 8]
 
-Generates demo-like contacts (28 days), trains a small model on their labelled share, then, in
+Generates demo-like contacts (28 days) as a folder of CSV files (an export in parts: Spark
+parses one CSV file with quoted newlines in one task, so a single file would make the read
+serial), trains a small model on their labelled share, then, in
 a fresh process per master (one SparkContext per process), runs ``score --engine spark`` into
 Parquet twice: ingest, scoring (reason, effort, PII masking) and the write. The first run pays
 for starting the Python workers, loading the model in each and warming the JVM; the second is
@@ -25,7 +27,7 @@ from pathlib import Path
 MASTERS = ("local[1]", "local[2]")
 
 
-def prepare(folder: Path, contacts: int) -> tuple[Path, Path]:
+def prepare(folder: Path, contacts: int, parts: int = 8) -> tuple[Path, Path]:
     from pipeline.config import DEFAULT_CONFIG_DIR, load_config, load_taxonomy
     from pipeline.demo import generate_demo
     from pipeline.modelstore import save_model
@@ -34,8 +36,11 @@ def prepare(folder: Path, contacts: int) -> tuple[Path, Path]:
 
     config = load_config()
     data = generate_demo(load_taxonomy(DEFAULT_CONFIG_DIR / "taxonomy.yaml"), days=28, daily_mean=contacts / 28)
-    source = folder / "contacts.csv"
-    data.contacts.to_csv(source, index=False)
+    source = folder / "contacts"
+    source.mkdir()
+    size = -(-len(data.contacts) // parts)
+    for part, start in enumerate(range(0, len(data.contacts), size)):
+        data.contacts.iloc[start:start + size].to_csv(source / f"part-{part:02d}.csv", index=False)
     labelled = data.labelled.groupby("reason", group_keys=False).head(60)
     settings = config.model.model_copy(update={"cv_folds": 0, "open_set_share": 0})
     trained = train_classifier(labelled["text"], labelled["reason"], settings, config.normalize, read_user_words(config.userdict))
@@ -65,7 +70,8 @@ def measure(master: str, source: Path, model: Path, partitions: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=200_000)
-    parser.add_argument("--partitions", type=int, default=8, help="scoring groups (spark.partitions)")
+    parser.add_argument("--files", type=int, default=8, help="CSV files the contacts are written to")
+    parser.add_argument("--partitions", type=int, default=8, help="partitions ingest and scoring run on (spark.partitions)")
     parser.add_argument("--measure", nargs=3, metavar=("MASTER", "SOURCE", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -85,7 +91,7 @@ def main() -> int:
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        source, model = prepare(Path(folder), args.contacts)
+        source, model = prepare(Path(folder), args.contacts, args.files)
         print(f"{args.contacts} contacts generated and a model trained in {time.perf_counter() - started:.0f} s")
         results = {}
         for master in MASTERS:

@@ -39,7 +39,7 @@ from pipeline.store import PARTITION, batch_files, read_store
 log = logging.getLogger(__name__)
 
 FILE_ORDER = "_file_order"  # position of the row's file among the inputs (rows keep file order)
-ID_KEY = "_id"  # the cleaned contact id, computed before ingest to group duplicates together
+ID_KEY = "_id"  # the cleaned contact id, computed before ingest to bring duplicates together
 STORED = "_stored"  # the id is in the store already (from another batch)
 HISTORY = "_history"  # a stored contact, there only for repeat-contact detection
 REJECTED = "reason_rejected"
@@ -47,7 +47,7 @@ READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "json", ".json
 SNIFF_BYTES = 1 << 20
 SPARK_ENCODINGS = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "gb18030": "GB18030", "big5": "Big5", "utf-16": "UTF-16"}
 
-_models: dict[str, LoadedModel] = {}  # per Python worker: each model is loaded once, not per group
+_models: dict[str, LoadedModel] = {}  # per Python worker: each model is loaded once, not per partition
 
 
 # ---------------------------------------------------------------- session
@@ -188,8 +188,8 @@ def _number_rows(spark, raw):
 # ---------------------------------------------------------------- ingest
 
 def ingest(spark, raw, config, required: tuple[str, ...], stored_ids=None):
-    """``ingest_contacts`` in groups of the same cleaned id: one frame of kept contacts and
-    rejects (``reason_rejected`` set), types as the scoring stage needs them."""
+    """``ingest_contacts`` on partitions keyed by the cleaned id: one frame of kept contacts and
+    rejects (``reason_rejected`` set), typed for the scoring stage."""
     from pyspark.sql import functions as F
     from pyspark.sql.functions import pandas_udf
 
