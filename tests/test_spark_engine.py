@@ -221,3 +221,16 @@ def test_spark_section_rejects_unknown_keys(tmp_path):
     path.write_text("spark:\n  masterr: yarn\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="spark.masterr"):
         load_config(path)
+
+
+def test_master_comes_from_the_option_then_the_config_then_spark_submit(monkeypatch):
+    from pipeline.config import spark_master
+
+    config = load_config()
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    assert spark_master(config) == "local[*]"
+    on_yarn = config.model_copy(update={"spark": config.spark.model_copy(update={"master": "yarn"})})
+    assert spark_master(on_yarn) == "yarn"
+    assert spark_master(on_yarn, "spark://master:7077") == "spark://master:7077"
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "40123")  # launched by spark-submit: its master stands
+    assert spark_master(config) is None
