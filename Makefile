@@ -8,7 +8,7 @@ EMBED  := $(VENV)/.embeddings-stamp
 TORCH  ?= torch==2.13.0
 DEMO   ?= demo-output
 
-.PHONY: venv demo test bench browser clean
+.PHONY: venv demo test bench browser java clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed; set PYTHON=python3.11")'
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # Sentence embeddings (optional feature source, used by the tests and benchmarks).
 $(EMBED): $(STAMP)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test,embeddings]"
+	$(BIN)/python -m pip install --quiet -e ".[test,embeddings,spark]"
 	@touch $(EMBED)
 
 venv: $(STAMP)
@@ -35,10 +35,21 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; } || \
 	  echo "note: chromium could not be installed here; the report.html screenshot test will skip"
 
-test: $(EMBED) browser
+# Java 17 for the Spark engine's tests (Debian package, as root); without it they skip.
+java:
+	@command -v java >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; } || \
+	  echo "note: Java could not be installed here; the Spark engine tests will skip"
+
+# Spark in local mode: loopback only, workers run this venv's interpreter
+test: export SPARK_LOCAL_IP := 127.0.0.1
+test: export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+test: $(EMBED) browser java
 	$(BIN)/python -m pytest
 
-bench: $(EMBED)
+bench: export SPARK_LOCAL_IP := 127.0.0.1
+bench: $(EMBED) java
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

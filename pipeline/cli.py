@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--input", type=Path, required=True, help="contacts file, folder or glob")
     score.add_argument("--output", type=Path, required=True, help="scored file (.csv or .parquet)")
     score.add_argument("--encoding", help="input encoding (default: detected)")
+    add_engine_options(score)
 
     report = command("report", "hotspot reports from scored contacts")
     report.add_argument("--scored", type=Path, nargs="+", required=True, help="scored files from `score`")
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", type=Path, help="contacts file, folder or glob (default: incoming/<date>*)")
     run.add_argument("--model", type=Path, help="model directory (default: the champion, else the latest under models/<name>/)")
     run.add_argument("--encoding", help="input encoding (default: detected)")
+    add_engine_options(run)
 
     def group(name: str, help_text: str, example: str):
         parent = commands.add_parser(
@@ -142,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_engine_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--engine", choices=("local", "spark"), default="local", help="where scoring runs (default: local)")
+    command.add_argument("--master", help="Spark master URL for --engine spark: local[*], spark://host:7077, yarn, k8s://… (default: spark.master in the config)")
+
+
 def configure_logging(quiet: bool, verbose: bool) -> None:
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr, force=True)
@@ -180,7 +187,7 @@ def dispatch(args: argparse.Namespace) -> int:
         print(json.dumps({k: v for k, v in metrics.items() if k not in ("per_class", "data")}, ensure_ascii=False, indent=2))
         print(f"metrics written to {Path(args.model) / 'metrics.json'}")
     elif args.command == "score":
-        summary = jobs.score_job(workspace, args.model, args.input, args.output, args.encoding)
+        summary = jobs.score_job(workspace, args.model, args.input, args.output, args.encoding, args.engine, args.master)
         print(f"scored {summary['scored']} of {summary['read']} rows into {summary['output']}; {summary['rejected']} rejected ({summary['rejects']})")
     elif args.command == "report":
         out = jobs.report_job(workspace, args.scored, args.as_of, args.out)
@@ -190,7 +197,9 @@ def dispatch(args: argparse.Namespace) -> int:
         previous = f"{evidence['previous']:.4f}" if evidence["previous"] is not None else "none"
         print(f"promoted {args.model}: {evidence['metric']} {evidence['candidate']:.4f} (champion before: {previous})")
     elif args.command == "run":
-        outcome = jobs.run_job(workspace, args.date, source=args.input, model_dir=args.model, encoding=args.encoding)
+        outcome = jobs.run_job(
+            workspace, args.date, source=args.input, model_dir=args.model, encoding=args.encoding, engine=args.engine, master=args.master
+        )
         c = outcome.counts
         print(f"run {args.date}: {c['rows_read']} read, {c['rows_scored']} scored, {c['rows_rejected']} rejected; reports in {outcome.reports}")
     else:

@@ -205,6 +205,20 @@ class TrackingSettings(Section):
     experiment: str = "contact-reasons"
 
 
+class SparkSettings(Section):
+    """The Spark engine (``--engine spark``): where it runs and how it cuts the work."""
+
+    # None: the master spark-submit gave, else local[*]; --master overrides both
+    master: str | None = None
+    app_name: str = "contact-reasons"
+    executor_memory: str | None = "2g"
+    # rows per Arrow batch handed to the pandas scoring code (spark.sql.execution.arrow.maxRecordsPerBatch)
+    arrow_batch_size: int = Field(5_000, ge=100)
+    # shuffle partitions, and the number of groups contacts are scored in (by customer)
+    partitions: int = Field(8, ge=1)
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
 class PipelineConfig(Section):
     columns: ColumnSettings = ColumnSettings()
     ingest: IngestSettings = IngestSettings()
@@ -218,6 +232,7 @@ class PipelineConfig(Section):
     run: RunSettings = RunSettings()
     tracking: TrackingSettings = TrackingSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    spark: SparkSettings = SparkSettings()
     quadrant_cutoff: float = Field(3, ge=1, le=5)
     taxonomy: Path = Path("taxonomy.yaml")
     userdict: Path = Path("userdict.txt")
@@ -360,6 +375,20 @@ def tracking_uri(config: PipelineConfig, home: Path) -> str:
         return uri
     store = resolve_under(home, config.paths.tracking)
     return f"sqlite:///{store / 'mlflow.db'}"
+
+
+def spark_master(config: PipelineConfig, override: str | None = None) -> str | None:
+    """``--master``, then the config; None under spark-submit (its master stands), else local[*]."""
+    if override or config.spark.master:
+        return override or config.spark.master
+    return None if os.environ.get("PYSPARK_GATEWAY_PORT") else "local[*]"
+
+
+def java_available() -> bool:
+    """Java for Spark: ``java`` on PATH or ``JAVA_HOME`` set."""
+    import shutil
+
+    return bool(shutil.which("java") or os.environ.get("JAVA_HOME"))
 
 
 def artifact_root(config: PipelineConfig, home: Path) -> Path:

@@ -46,11 +46,23 @@ class Window:
         return self.as_of.isoformat()
 
 
-def daily_counts(scored: pd.DataFrame, dates: list[str], by: list[str]) -> pd.DataFrame:
-    """Contacts per day (rows) × group (columns), zero-filled over ``dates``."""
-    counts = scored.groupby([s.CONTACT_DATE, *by], observed=True).size()
+def count_contacts(scored: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Contacts per contact date × group, one row each (``contacts``): the aggregate behind the
+    baselines, which the Spark engine computes on its cluster instead (rows with a missing key
+    are not counted)."""
+    return scored.groupby([s.CONTACT_DATE, *by], observed=True).size().rename("contacts").reset_index()
+
+
+def daily_counts(counts: pd.DataFrame, dates: list[str], by: list[str]) -> pd.DataFrame:
+    """Contacts per day (rows) × group (columns), zero-filled over ``dates``, from ``count_contacts``."""
+    counts = counts.sort_values([s.CONTACT_DATE, *by], kind="mergesort").set_index([s.CONTACT_DATE, *by])["contacts"]
     table = counts.unstack(by, fill_value=0) if by else counts.to_frame("all")
     return table.reindex(dates, fill_value=0)
+
+
+def group_keys(settings: HotspotSettings, columns) -> list[list[str]]:
+    """The groupings a report counts by: all contacts, reason, and reason × each present segment."""
+    return [[], [s.REASON], *([s.REASON, segment] for segment in settings.segments if segment in columns)]
 
 
 def weekday_factors(totals: pd.Series) -> pd.Series:
@@ -118,19 +130,26 @@ def find_hotspots(
     settings: HotspotSettings,
     effort: EffortSettings,
     cost: CostSettings,
+    counts: dict[tuple[str, ...], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """One row per reason (and per reason × segment value), ranked: spikes first, by excess."""
+    """One row per reason (and per reason × segment value), ranked: spikes first, by excess.
+
+    ``counts`` maps each grouping of ``group_keys`` to its ``count_contacts`` over the window,
+    when an engine has counted already; by default they are counted here.
+    """
     window = Window(as_of, settings.baseline_days)
     in_window = scored[scored[s.CONTACT_DATE].isin([*window.history_dates, window.as_of_text])]
     day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
-    all_history = daily_counts(in_window, window.history_dates, [])["all"]
+    if counts is None:
+        counts = {tuple(by): count_contacts(in_window, by) for by in group_keys(settings, scored.columns)}
+    all_history = daily_counts(counts[()], window.history_dates, [])["all"]
     factors = weekday_factors(all_history)
 
-    blocks = [_block(in_window, day, window, factors, [s.REASON], settings, effort)]
+    blocks = [_block(counts, day, window, factors, [s.REASON], settings, effort)]
     for segment in settings.segments:
         if segment not in scored.columns:
             continue
-        block = _block(in_window, day, window, factors, [s.REASON, segment], settings, effort)
+        block = _block(counts, day, window, factors, [s.REASON, segment], settings, effort)
         block.insert(1, "segment", segment + "=" + block[segment].astype(str))
         blocks.append(block.drop(columns=[segment]))
     hotspots = pd.concat(blocks, ignore_index=True)
@@ -156,8 +175,8 @@ def find_hotspots(
     return hotspots.reset_index(drop=True)
 
 
-def _block(in_window, day, window, factors, by, settings, effort) -> pd.DataFrame:
-    history = daily_counts(in_window, window.history_dates, by)
+def _block(counts, day, window, factors, by, settings, effort) -> pd.DataFrame:
+    history = daily_counts(counts[tuple(by)], window.history_dates, by)
     expected = expected_counts(history, factors, window.as_of)
     observed = day.groupby(by, observed=True).size()
     index = expected.index.union(observed.index)

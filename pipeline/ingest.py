@@ -170,7 +170,8 @@ def coerce_metadata(contacts: pd.DataFrame) -> pd.DataFrame:
     contacts = contacts.copy()
     for column in s.NUMERIC_COLUMNS:
         if column in contacts.columns:
-            contacts[column] = pd.to_numeric(contacts[column], errors="coerce")
+            # always float: a chunk's type must not depend on which rows it holds
+            contacts[column] = pd.to_numeric(contacts[column], errors="coerce").astype(float)
     if s.RESOLVED in contacts.columns:
         contacts[s.RESOLVED] = contacts[s.RESOLVED].map(_to_bool).astype("boolean")
     for column in (s.CHANNEL, s.CUSTOMER_ID):

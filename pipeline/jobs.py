@@ -31,8 +31,8 @@ from pipeline.config import (
     tracking_uri,
     worker_count,
 )
-from pipeline.batch import Spilled, by_contact_date, finish_parts, ingest_with, stale_spills, stream_scores, whole
-from pipeline.effort import repeat_contacts
+from pipeline.batch import Spilled, by_contact_date, finish_parts, ingest_with, score_chunk, stale_spills, stream_scores, whole
+from pipeline.effort import add_repeat_markers, repeat_contacts
 from pipeline.errors import InputError, PromotionRefused, RejectsExceeded
 from pipeline.ingest import rename_columns
 from pipeline.io import find_input_files, input_fingerprints, read_contacts, read_denominator, write_csv, write_json, write_table, read_table
@@ -298,6 +298,18 @@ def promote_job(
 
 # ---------------------------------------------------------------- scoring
 
+def score_frame(
+    workspace: Workspace, model: LoadedModel, contacts: pd.DataFrame, history: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Score ingested contacts in one piece (a Spark partition): :func:`batch.score_chunk` and the
+    repeat markers against each other and ``history``, as the streamed batch merges them in."""
+    scored = score_chunk(workspace, model, contacts)
+    repeat, switched = repeat_contacts(contacts, history, workspace.config.effort.repeat_window_days)
+    effort = [*s.EFFORT_COLUMNS, s.EFFORT_SCORE]
+    scored[effort] = add_repeat_markers(scored[effort], repeat.to_numpy(), switched.to_numpy())
+    return scored
+
+
 def batch_repeats(
     workspace: Workspace, timeline: pd.DataFrame, store: Path | None, except_batch: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -341,7 +353,14 @@ def check_tolerance(read: int, rejects: pd.DataFrame, tolerance: float, rejects_
         )
 
 
-def score_job(workspace: Workspace, model_dir: Path, source: Path, output: Path, encoding: str | None = None) -> dict:
+def score_job(
+    workspace: Workspace, model_dir: Path, source: Path, output: Path, encoding: str | None = None,
+    engine: str = "local", master: str | None = None,
+) -> dict:
+    if engine == "spark":
+        from pipeline import spark_engine
+
+        return spark_engine.score_job(workspace, model_dir, source, output, encoding, master)
     model = load_model(model_dir)
     output = Path(output)
     files = find_input_files(source)
@@ -460,8 +479,14 @@ def run_job(
     source: Path | None = None,
     model_dir: Path | None = None,
     encoding: str | None = None,
+    engine: str = "local",
+    master: str | None = None,
 ) -> RunOutcome:
     """The nightly job: ingest the day's input, score, store by contact date, report as of the date."""
+    if engine == "spark":
+        from pipeline import spark_engine
+
+        return spark_engine.run_job(workspace, run_date, source=source, model_dir=model_dir, encoding=encoding, master=master)
     config = workspace.config
     timer = Timer()
     denominator = read_denominator(config.hotspots.denominator)  # a bad file fails before anything is written

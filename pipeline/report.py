@@ -70,18 +70,20 @@ def build_report(
     tokenizer: Tokenizer,
     denominator: pd.DataFrame | None = None,
     texts: Callable[[pd.Index], pd.Series] | None = None,
+    counts: dict[tuple[str, ...], pd.DataFrame] | None = None,
 ) -> Report:
     """The report tables and page as of ``as_of``.
 
     ``denominator`` (from ``io.read_denominator``) adds contacts per 1,000 customers or orders.
     ``texts`` gives the texts of rows of ``scored`` by index when ``scored`` holds none (a
-    large store): only the texts the report shows or samples are fetched.
+    large store): only the texts the report shows or samples are fetched. ``counts``: the
+    window's daily contact counts when an engine has them (see find_hotspots).
     """
     settings = config.hotspots
     window = Window(as_of, settings.baseline_days)
     in_window = scored[scored[s.CONTACT_DATE].isin([*window.history_dates, window.as_of_text])]
     texts_of = texts or (lambda index: in_window.loc[index, s.TEXT])
-    hotspots = find_hotspots(in_window, as_of, reasons, settings, config.effort, config.cost)
+    hotspots = find_hotspots(in_window, as_of, reasons, settings, config.effort, config.cost, counts)
     samples = phrase_samples(hotspots, in_window, as_of, settings, config.runtime.phrase_sample, config.model.seed)
     needed = pd.Index(sorted({i for pair in samples for side in pair for i in side}), dtype=in_window.index.dtype)
     prepared = prepare_texts(texts_of(needed), view=config.normalize.view, to_simplified=config.normalize.to_simplified)
