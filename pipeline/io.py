@@ -460,7 +460,11 @@ def read_table(paths: Sequence[Path]) -> pd.DataFrame:
         if not path.exists():
             raise InputError(f"scored file not found: {path}")
         if path.suffix.lower() == ".parquet":
-            frames.append(pd.read_parquet(path))
+            frame = pd.read_parquet(path)
+            # a store file (contact_date=D/batch=B.parquet) keeps its contact date in the folder name
+            if "contact_date" not in frame.columns and path.parent.name.startswith("contact_date="):
+                frame["contact_date"] = path.parent.name.split("=", 1)[1]
+            frames.append(frame)
         else:
             frames.append(pd.read_csv(path, encoding="utf-8-sig", dtype={"contact_id": str, "customer_id": str}))
     if not frames:

@@ -205,7 +205,8 @@ def root_cause_summary(in_window: pd.DataFrame, window: Window, reasons: pd.Data
                 "top_reasons": "; ".join(f"{names['name_en'].get(r, r)} ({n})" for r, n in members.items()),
             }
         )
-    return pd.DataFrame(rows).sort_values("contacts", ascending=False, kind="mergesort").reset_index(drop=True)
+    columns = ["root_cause", "owner", "contacts", "share", "baseline_daily_mean", "change_pct", "top_reasons"]
+    return pd.DataFrame(rows, columns=columns).sort_values("contacts", ascending=False, kind="mergesort").reset_index(drop=True)
 
 
 def trend_table(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame, denominator: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -238,7 +239,7 @@ def review_queue(
             "text_masked": mask_pii_series(text, tuple(order_patterns)).str.slice(0, 2000),
             "predicted_reason": ranked[s.REASON],
             "top_candidate": ranked[CANDIDATE],
-            s.CONFIDENCE: ranked[s.CONFIDENCE].round(4),
+            s.CONFIDENCE: pd.to_numeric(ranked[s.CONFIDENCE]).round(4),
             "why": why,
             "correct_reason": "",
             "reviewer": "",

@@ -236,3 +236,12 @@ def test_a_bad_byte_after_the_detection_sample_stops_the_read_clearly(tmp_path, 
     path.write_bytes(("contact_id,text,started_at\n" + good).encode("utf-8") + "C99,帳單,2026-11-20\n".encode("big5"))
     with pytest.raises(InputError, match="not valid utf-8 after row .*--encoding"):
         list(iter_contacts(path, chunk_rows=10))
+
+
+def test_store_files_read_as_scored_files_get_their_contact_date_from_the_folder(tmp_path):
+    from pipeline.io import read_table
+
+    path = tmp_path / "store" / "contact_date=2026-11-20" / "batch=2026-11-20.parquet"
+    path.parent.mkdir(parents=True)
+    pd.DataFrame({"contact_id": ["A1"], "reason": ["billing"]}).to_parquet(path)
+    assert read_table([path])["contact_date"].tolist() == ["2026-11-20"]

@@ -56,3 +56,14 @@ def test_a_rules_model_directory_scores_like_a_trained_one(tmp_path, demo_data):
     texts = demo_data.contacts["text"].head(50)
     assert set(model.pipeline.predict(texts)) <= {reason.id for reason in workspace.taxonomy.reasons}
     assert model.pipeline.predict_proba(texts).shape == (50, len(workspace.taxonomy.reasons))
+
+
+def test_a_night_whose_rows_are_all_rejected_still_reports_when_the_tolerance_allows(tmp_path, model_dir):
+    """Nothing scored and nothing stored yet: empty report tables, every row in rejects.csv."""
+    config = load_config().model_copy(update={"ingest": load_config().ingest.model_copy(update={"reject_tolerance": 1.0})})
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"contact_id": ["A1", "A2"], "text": ["", " "], "started_at": [DEMO_END.isoformat()] * 2}).to_csv(source, index=False)
+    outcome = run_job(Workspace(config, tmp_path), DEMO_END, source=source, model_dir=model_dir)
+    assert outcome.counts == {"rows_read": 2, "rows_scored": 0, "rows_rejected": 2}
+    assert len(pd.read_csv(outcome.reports / "rejects.csv", encoding="utf-8-sig")) == 2
+    assert pd.read_csv(outcome.reports / "hotspots.csv", encoding="utf-8-sig")["contacts"].sum() == 0
