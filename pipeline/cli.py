@@ -151,6 +151,8 @@ def add_engine_options(command: argparse.ArgumentParser) -> None:
 
 def configure_logging(quiet: bool, verbose: bool) -> None:
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
+    # MLflow would add its own stderr handler when imported; ours (below) gets its records instead
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr, force=True)
     for noisy in ("jieba", "mlflow", "alembic", "urllib3", "git", "py4j"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

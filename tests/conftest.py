@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
 from pipeline.config import DEFAULT_CONFIG_DIR, load_config, load_taxonomy
+
+# MLflow's own stderr handler, made when a test first imports it, would keep that test's captured
+# (then closed) stream and break the logging of later tests in the same worker; the CLI does the same.
+os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
