@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,19 @@ from pipeline.config import DEFAULT_CONFIG_DIR, load_config, load_taxonomy
 # MLflow's own stderr handler, made when a test first imports it, would keep that test's captured
 # (then closed) stream and break the logging of later tests in the same worker; the CLI does the same.
 os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+
+@pytest.fixture(autouse=True)
+def _no_handler_on_a_closed_stream():
+    """A library that adds its own stderr handler when first imported (jieba, transformers …)
+    binds it to the captured stream of the test that imported it; pytest closes that stream, and a
+    later record would print '--- Logging error ---' into another test's stderr. Point such
+    handlers back at the real stderr after each test."""
+    yield
+    for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False):
+                handler.stream = sys.__stderr__  # setStream would flush the closed one
+
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
