@@ -144,3 +144,26 @@ def test_effort_score_tracks_real_satisfaction_on_held_out_dialogues():
     assert figures["dialogues"] > 1000
     assert figures["effort_score"] <= -0.40
     assert figures["effort_score"] < figures["length_only"] - 0.1
+
+
+def test_cue_sets_match_exactly_what_re_matches(demo_data):
+    """RE2's one-pass set matching gives, marker by marker, the matches of Python's ``re``,
+    including Unicode digits (full-width, Arabic-Indic) that RE2's own ``\\d`` would miss."""
+    import re
+
+    from pipeline.effort import AGENT_CUE_SET, AGENT_CUES, CUSTOMER_CUE_SET, CUSTOMER_CUES
+
+    texts = demo_data.labelled["text"].str.lower().tolist()[:3000] + [
+        "等了３天了", "打了٣次", "等了3个小时", "i waited ４ hours", "called twice", "", "说了２遍",
+    ]
+    for cue_set, cues in ((CUSTOMER_CUE_SET, CUSTOMER_CUES), (AGENT_CUE_SET, AGENT_CUES)):
+        expected = [[bool(re.search(cues[m].lower(), text)) for m in cue_set.markers] for text in texts]
+        assert cue_set.flags(texts).tolist() == expected
+    assert CUSTOMER_CUE_SET.flags(["等了３天了"])[0, CUSTOMER_CUE_SET.markers.index("long_wait")]
+
+
+def test_a_cue_re2_would_read_differently_is_refused():
+    from pipeline.effort import CueSet
+
+    with pytest.raises(ValueError, match="RE2 reads differently"):
+        CueSet({"long_wait": r"waited\s+long"})
