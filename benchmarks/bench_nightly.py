@@ -33,9 +33,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from pipeline.config import DEFAULT_CONFIG_DIR, load_config, load_taxonomy
+from pipeline.config import load_config, load_taxonomy, write_config
 
 RUN_DATE = date(2026, 11, 20)
 TARGET_SECONDS_1M, TARGET_RATIO, TARGET_RSS_GB, TARGET_GROWTH = 600, 10.0, 2.0, 1.3
@@ -184,13 +183,7 @@ def notebook(labelled_csv: str, contacts_csv: str, limit: int) -> None:
 # ---------------------------------------------------------------- main
 
 def run_config(folder: Path, workers: int | None) -> Path:
-    config = yaml.safe_load((DEFAULT_CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
-    for key in ("taxonomy", "userdict", "stopwords"):
-        config[key] = str(DEFAULT_CONFIG_DIR / config[key])
-    config.setdefault("runtime", {})["workers"] = workers
-    path = folder / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_config(folder / "pipeline.yaml", runtime={"workers": workers})
 
 
 def main() -> None:

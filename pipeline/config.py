@@ -321,6 +321,23 @@ def _validated(model: type[Section], data: dict, path: Path) -> Section:
         raise ConfigError(f"{path}: {problems}") from None
 
 
+def write_config(path: Path, **sections: object) -> Path:
+    """The shipped ``pipeline.yaml`` with ``sections`` merged in, written to ``path``: a mapping
+    updates the section of its name, anything else replaces the key. The taxonomy, dictionary and
+    stop-word paths are made absolute, so the copy works from any folder."""
+    config = _read_yaml(DEFAULT_CONFIG_DIR / "pipeline.yaml")
+    for name, value in sections.items():
+        if isinstance(value, dict):
+            config.setdefault(name, {}).update(value)
+        else:
+            config[name] = value
+    for key in ("taxonomy", "userdict", "stopwords"):
+        config[key] = str(_beside(DEFAULT_CONFIG_DIR, Path(config[key])))
+    path = Path(path)
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def load_config(path: Path | None = None) -> PipelineConfig:
     """Read and validate ``pipeline.yaml`` (the shipped default when ``path`` is None)."""
     path = Path(path) if path else DEFAULT_CONFIG_DIR / "pipeline.yaml"

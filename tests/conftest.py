@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from pipeline.config import DEFAULT_CONFIG_DIR, load_config, load_taxonomy
+from pipeline.config import DEFAULT_CONFIG_DIR, load_config, load_taxonomy, write_config
 
 # MLflow's own stderr handler, made when a test first imports it, would keep that test's captured
 # (then closed) stream and break the logging of later tests in the same worker; the CLI does the same.
@@ -85,13 +84,7 @@ def shared_data(name: str) -> Path:
 def fast_config(folder, **model):
     """The shipped config without cross-validation and without the open-set fit that sets the
     abstention threshold: fewer fits, and the test-set figures do not depend on either."""
-    config = yaml.safe_load((DEFAULT_CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
-    config["model"].update(cv_folds=0, open_set_share=0, **model)
-    for key in ("taxonomy", "userdict", "stopwords"):
-        config[key] = str(DEFAULT_CONFIG_DIR / config[key])
-    path = folder / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_config(folder / "pipeline.yaml", model={"cv_folds": 0, "open_set_share": 0, **model})
 
 
 def train_and_evaluate(name, folder, **model_settings):

@@ -25,10 +25,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from pipeline.cli import main
-from pipeline.config import DEFAULT_CONFIG_DIR
+from pipeline.config import write_config
 from pipeline.demo import DEMO_END
 
 D = DEMO_END.isoformat()
@@ -334,16 +333,6 @@ CASES = [
 ]
 
 
-def write_config(folder: Path) -> Path:
-    config = yaml.safe_load((DEFAULT_CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
-    config["ingest"]["reject_tolerance"] = 0.25  # room for the bad rows of a case among 40 good ones
-    for key in ("taxonomy", "userdict", "stopwords"):
-        config[key] = str(DEFAULT_CONFIG_DIR / config[key])
-    path = folder / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
 def good(demo_data) -> pd.DataFrame:
     contacts = demo_data.contacts
@@ -354,7 +343,8 @@ def good(demo_data) -> pd.DataFrame:
 def prepared(tmp_path_factory, good, model_dir):
     """A config and a home that holds a good run of the day."""
     folder = tmp_path_factory.mktemp("bad-inputs")
-    config, home = write_config(folder), folder / "home"
+    # room for the bad rows of a case among 40 good ones
+    config, home = write_config(folder / "pipeline.yaml", ingest={"reject_tolerance": 0.25}), folder / "home"
     source = folder / "good.csv"
     good.to_csv(source, index=False)
     assert main(["run", "--date", D, "--input", str(source), "--model", str(model_dir), "--home", str(home), "--config", str(config), "--quiet"]) == 0

@@ -120,3 +120,14 @@ def test_a_run_refuses_configured_paths_outside_home(tmp_path, key, value, capsy
     error = capsys.readouterr().err.strip()
     assert "\n" not in error and f"path '{value}' escapes its root" in error, error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "pipeline.yaml"]
+
+
+def test_write_config_merges_sections_and_works_from_any_folder(tmp_path):
+    from pipeline.config import write_config
+
+    shipped = load_config()
+    path = write_config(tmp_path / "site.yaml", ingest={"reject_tolerance": 0.25}, run={"lock_timeout_s": 7})
+    config = load_config(path)
+    assert config.ingest.reject_tolerance == 0.25 and config.run.lock_timeout_s == 7
+    assert config.ingest.encoding == shipped.ingest.encoding  # the rest of the section is kept
+    assert config.taxonomy == shipped.taxonomy and config.taxonomy.is_absolute()

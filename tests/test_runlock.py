@@ -8,9 +8,8 @@ import sys
 import time
 
 import pytest
-import yaml
 
-from pipeline.config import DEFAULT_CONFIG_DIR
+from pipeline.config import write_config
 from pipeline.demo import DEMO_END
 
 HOLD_THE_LOCK = """
@@ -22,14 +21,8 @@ with run_lock(sys.argv[1], 0, holder="the test's holder"):
 """
 
 
-def write_config(folder, lock_timeout_s: float):
-    config = yaml.safe_load((DEFAULT_CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
-    config["run"] = {"lock_timeout_s": lock_timeout_s}
-    for key in ("taxonomy", "userdict", "stopwords"):
-        config[key] = str(DEFAULT_CONFIG_DIR / config[key])
-    path = folder / f"pipeline-{lock_timeout_s:g}.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return path
+def lock_config(folder, lock_timeout_s: float):
+    return write_config(folder / f"pipeline-{lock_timeout_s:g}.yaml", run={"lock_timeout_s": lock_timeout_s})
 
 
 @pytest.fixture
@@ -64,7 +57,7 @@ def run(tmp_path, config, contacts, model_dir) -> tuple[subprocess.CompletedProc
 def test_second_run_fails_after_the_wait_and_kill_9_leaves_no_stale_lock(tmp_path, contacts, model_dir):
     holder = hold_lock(tmp_path / "store")
     try:
-        result, seconds = run(tmp_path, write_config(tmp_path, 1), contacts, model_dir)
+        result, seconds = run(tmp_path, lock_config(tmp_path, 1), contacts, model_dir)
         assert result.returncode == 1
         message = result.stderr.strip()
         assert "\n" not in message and "Traceback" not in message, message
@@ -74,14 +67,14 @@ def test_second_run_fails_after_the_wait_and_kill_9_leaves_no_stale_lock(tmp_pat
     finally:
         holder.kill()  # SIGKILL: the holder gets no chance to clean up
         holder.communicate()
-    result, _ = run(tmp_path, write_config(tmp_path, 1), contacts, model_dir)
+    result, _ = run(tmp_path, lock_config(tmp_path, 1), contacts, model_dir)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "reports" / DEMO_END.isoformat() / "run_manifest.json").exists()
 
 
 def test_second_run_waits_for_the_first_to_finish(tmp_path, contacts, model_dir):
     holder = hold_lock(tmp_path / "store")
-    second = subprocess.Popen(command(tmp_path, write_config(tmp_path, 120), contacts, model_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command(tmp_path, lock_config(tmp_path, 120), contacts, model_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in second.stderr:  # it announces the wait, then waits …
         if "waiting up to 120 s" in line:
             break

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from pipeline.config import DEFAULT_CONFIG_DIR, SparkSettings, java_available, load_config
+from pipeline.config import SparkSettings, java_available, load_config, write_config
 from pipeline.demo import DEMO_END, generate_demo
 from pipeline.jobs import Workspace, run_job
 from pipeline.modelstore import save_model
@@ -50,14 +49,10 @@ def spark():
 
 def spark_config(folder: Path) -> Path:
     """The shipped config with segments (reason × segment counts) and a small Spark layout."""
-    config = yaml.safe_load((DEFAULT_CONFIG_DIR / "pipeline.yaml").read_text(encoding="utf-8"))
-    config["hotspots"]["segments"] = ["channel", "region"]
-    config["spark"] = {"master": "local[2]", "partitions": 4, "arrow_batch_size": 1000, "conf": TEST_CONF}
-    for key in ("taxonomy", "userdict", "stopwords"):
-        config[key] = str(DEFAULT_CONFIG_DIR / config[key])
-    path = folder / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_config(
+        folder / "pipeline.yaml", hotspots={"segments": ["channel", "region"]},
+        spark={"master": "local[2]", "partitions": 4, "arrow_batch_size": 1000, "conf": TEST_CONF},
+    )
 
 
 @pytest.fixture(scope="module")
