@@ -73,7 +73,7 @@ def ingest_contacts(
         reasons[frame[s.READ_ERROR].notna()] = frame[s.READ_ERROR].dropna().astype(str)
         frame = frame.drop(columns=[s.READ_ERROR])
 
-    ids = frame[s.CONTACT_ID].map(_clean_id)
+    ids = frame[s.CONTACT_ID].map(clean_id)
     reasons[(reasons == "") & ids.isna()] = "missing contact_id"
 
     text = frame[s.TEXT].map(_clean_text)
@@ -135,7 +135,7 @@ def ingest_contacts(
     return IngestResult(kept.reset_index(drop=True), rejects, dict(zip(first, frame.loc[first.index, s.SOURCE_ROW])))
 
 
-def _clean_id(value: object) -> str | None:
+def clean_id(value: object) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, float) and value.is_integer():  # a numeric column with gaps reads as float
@@ -176,7 +176,7 @@ def coerce_metadata(contacts: pd.DataFrame) -> pd.DataFrame:
         contacts[s.RESOLVED] = contacts[s.RESOLVED].map(_to_bool).astype("boolean")
     for column in (s.CHANNEL, s.CUSTOMER_ID):
         if column in contacts.columns:
-            contacts[column] = contacts[column].map(_clean_id)
+            contacts[column] = contacts[column].map(clean_id)
     if s.CHANNEL in contacts.columns:
         contacts[s.CHANNEL] = contacts[s.CHANNEL].str.lower()
     return contacts

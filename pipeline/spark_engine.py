@@ -31,7 +31,7 @@ from pipeline import schemas as s
 from pipeline.config import SparkSettings, java_available, spark_master
 from pipeline.errors import ConfigError, InputError
 from pipeline.hotspots import Window, group_keys
-from pipeline.ingest import _clean_id, check_columns, ingest_contacts, rename_columns
+from pipeline.ingest import check_columns, clean_id, ingest_contacts, rename_columns
 from pipeline.io import find_input_files, read_denominator, write_csv
 from pipeline.modelstore import LoadedModel, load_model, nightly_model_dir
 from pipeline.store import PARTITION, batch_files, read_store, store_files
@@ -241,7 +241,7 @@ def _whole(batches) -> pd.DataFrame | None:
 
 
 def clean_ids(ids: pd.Series) -> pd.Series:
-    return ids.map(_clean_id)
+    return ids.map(clean_id)
 
 
 def _canonical(name: str, columns) -> str:
