@@ -78,6 +78,7 @@ def _build_jieba(words: tuple[str, ...]) -> Callable[[str], list[str]]:
     import jieba
 
     jieba.setLogLevel(logging.WARNING)  # the dictionary load logs at DEBUG/INFO otherwise
+    logging.getLogger("jieba").handlers.clear()  # its own stderr handler: records go through ours
     engine = jieba.Tokenizer()
     engine.initialize()
     for word in words:

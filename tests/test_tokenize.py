@@ -310,3 +310,13 @@ def test_words_hash_ignores_order_and_duplicates_but_not_content() -> None:
     assert digest == words_hash(("光猫", "携号转网", "光猫"))
     assert digest != words_hash(["携号转网", "光猫", "副卡"])
     assert len(digest) == 64 and int(digest, 16) >= 0
+
+
+def test_jieba_logs_through_our_handlers_only(caplog) -> None:
+    import logging
+
+    jieba_tokenizer((), frozenset())("今天宽带又断了")
+    assert logging.getLogger("jieba").handlers == []  # no second copy of its records on stderr
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("jieba").warning("dictionary problem")
+    assert "dictionary problem" in caplog.text  # still reaches the root logger's handlers
