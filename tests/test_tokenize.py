@@ -315,7 +315,7 @@ def test_words_hash_ignores_order_and_duplicates_but_not_content() -> None:
 def test_jieba_logs_through_our_handlers_only(caplog) -> None:
     import logging
 
-    jieba_tokenizer((), frozenset())("今天宽带又断了")
+    Tokenizer(engine="jieba")("今天宽带又断了")
     assert logging.getLogger("jieba").handlers == []  # no second copy of its records on stderr
     with caplog.at_level(logging.WARNING):
         logging.getLogger("jieba").warning("dictionary problem")
