@@ -1,23 +1,26 @@
-"""Fast scoring of a fitted ``TfidfVectorizer(analyzer="char_wb")``: the same matrix, vectorised.
+"""Fast scoring of fitted ``TfidfVectorizer``\\ s: the same matrices, vectorised.
 
-scikit-learn's character analyzer builds every n-gram as a Python string and looks each one up
-in the vocabulary: on long transcripts that was half of the scoring time. :class:`FastCharNgrams`
-wraps the fitted vectorizer and computes the identical matrix with numpy: each character becomes
-a small id (characters outside the vocabulary become 0, so no n-gram holding one can match), an
-n-gram of at most four characters packs into one 64-bit key, and keys are matched against the
+scikit-learn's analyzers build every n-gram as a Python string and look each one up in the
+vocabulary: on long transcripts that was most of the scoring time. :class:`FastCharNgrams`
+(``analyzer="char_wb"``) and :class:`FastWordNgrams` (word n-grams of our
+:class:`~pipeline.tokenize.Tokenizer`) wrap a fitted vectorizer and compute the identical matrix
+with numpy: each unit (a character, a token) becomes a small id, 0 outside the vocabulary so no
+n-gram holding one can match; an n-gram packs into one 64-bit key; keys are matched against the
 vocabulary's keys with a hash index. Counts then get the vectorizer's own TF-IDF steps
 (sublinear tf, idf, norm) in the same order, so the floats are the same too.
 
-The n-grams are those of ``_char_wb_ngrams``: each whitespace-separated word, padded with one
-space each side, gives its n-grams for each n of ``ngram_range``; a word no longer than n gives
-itself once and no longer n-grams. Anything the fast path does not cover (other analyzers,
-preprocessing, more than four characters, a vocabulary of more than 65,535 characters) is left
-to the vectorizer itself.
+Character n-grams are those of ``_char_wb_ngrams``: each whitespace-separated word, padded with
+one space each side, gives its n-grams for each n of ``ngram_range``; a word no longer than n
+gives itself once and no longer n-grams. Word n-grams are those of ``_word_ngrams``: the
+tokenizer's tokens, then each run of n tokens joined by a space. Anything the fast path does
+not cover (other analyzers, preprocessing, stop-word lists in the vectorizer, keys that would
+not fit 64 bits, tokens holding a space) is left to the vectorizer itself.
 """
 
 from __future__ import annotations
 
 import copy
+from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
@@ -26,26 +29,40 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from pipeline.tokenize import Tokenizer
+
 BITS = 16
 UNICODE_SIZE = 0x110000
 
 
-def can_accelerate(vectorizer: object) -> bool:
+def _plain(vectorizer: object) -> bool:
     return (
         isinstance(vectorizer, TfidfVectorizer)
-        and vectorizer.analyzer == "char_wb"
         and vectorizer.input == "content"
         and vectorizer.preprocessor is None
         and not vectorizer.lowercase
         and vectorizer.strip_accents is None
         and not vectorizer.binary
-        and vectorizer.ngram_range[1] * BITS <= 64
         and hasattr(vectorizer, "vocabulary_")
     )
 
 
-class FastCharNgrams(TransformerMixin, BaseEstimator):
-    """A fitted char_wb ``TfidfVectorizer``'s ``transform``, vectorised; same output."""
+def can_accelerate(vectorizer: object) -> bool:
+    return _plain(vectorizer) and vectorizer.analyzer == "char_wb" and vectorizer.ngram_range[1] * BITS <= 64
+
+
+def can_accelerate_words(vectorizer: object) -> bool:
+    return (
+        _plain(vectorizer)
+        and vectorizer.analyzer == "word"
+        and isinstance(vectorizer.tokenizer, Tokenizer)
+        and vectorizer.stop_words is None
+        and not any(" " in word for word in vectorizer.tokenizer.user_words)  # a token never holds a space
+    )
+
+
+class _FastTfidf(TransformerMixin, BaseEstimator):
+    """A fitted ``TfidfVectorizer``'s ``transform`` from n-gram keys; subclasses make the keys."""
 
     def __init__(self, vectorizer: TfidfVectorizer):
         self.vectorizer = vectorizer
@@ -55,16 +72,14 @@ class FastCharNgrams(TransformerMixin, BaseEstimator):
         return self
 
     def _index(self) -> None:
-        features = list(self.vectorizer.vocabulary_)
-        characters = sorted({ch for feature in features for ch in feature})
-        if len(characters) >= 2**BITS:
-            self.table_ = None
-            return
-        table = np.zeros(UNICODE_SIZE, dtype=np.uint64)
-        table[[ord(ch) for ch in characters]] = np.arange(1, len(characters) + 1, dtype=np.uint64)
-        self.table_ = table
-        keys = np.array([_pack_text(feature, table) for feature in features], dtype=np.uint64)
-        self.keys_ = pd.Index(keys)
+        raise NotImplementedError
+
+    def _keys(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each n-gram's document and key (0: cannot be in the vocabulary)."""
+        raise NotImplementedError
+
+    def _set_keys(self, keys: list[int], features: list[str]) -> None:
+        self.keys_ = pd.Index(np.array(keys, dtype=np.uint64))
         self.columns_ = np.array([self.vectorizer.vocabulary_[f] for f in features], dtype=np.int64)
         self.matrix_type_ = type(self.vectorizer.transform([""]))
 
@@ -86,6 +101,48 @@ class FastCharNgrams(TransformerMixin, BaseEstimator):
         return counts if isinstance(counts, self.matrix_type_) else self.matrix_type_(counts)
 
     def _counts(self, texts: list[str]) -> sp.csr_array:
+        rows, keys = self._keys(texts)
+        found = self.keys_.get_indexer(keys)
+        matched = found >= 0
+        width = len(self.vectorizer.vocabulary_)
+        # (row, column) as one number, sorted: equal cells become runs, each run one count
+        cells = np.sort(rows[matched].astype(np.int64) * width + self.columns_[found[matched]], kind="stable")
+        starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if len(cells) else np.zeros(0, dtype=np.int64)
+        unique = cells[starts]
+        data = np.diff(np.r_[starts, len(cells)]).astype(self.vectorizer.dtype)
+        indptr = np.r_[0, np.cumsum(np.bincount(unique // width, minlength=len(texts)))]
+        index_type = np.int32 if max(width, len(unique)) < 2**31 else np.int64
+        shape = (len(texts), width)
+        return sp.csr_array((data, (unique % width).astype(index_type), indptr.astype(index_type)), shape=shape)
+
+    def get_feature_names_out(self, input_features=None):
+        return self.vectorizer.get_feature_names_out(input_features)
+
+
+def _windows(starts: np.ndarray, lengths: np.ndarray, n: int, at_least: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each run (``lengths`` units from ``starts``) of at least ``at_least`` units, the
+    positions of its n-grams, and which run each belongs to."""
+    longer = lengths >= at_least
+    count = lengths[longer] - n + 1
+    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return np.repeat(np.flatnonzero(longer), count), np.repeat(starts[longer], count) + offset
+
+
+class FastCharNgrams(_FastTfidf):
+    """A fitted char_wb ``TfidfVectorizer``'s ``transform``, vectorised; same output."""
+
+    def _index(self) -> None:
+        features = list(self.vectorizer.vocabulary_)
+        characters = sorted({ch for feature in features for ch in feature})
+        if len(characters) >= 2**BITS:
+            self.table_ = None
+            return
+        table = np.zeros(UNICODE_SIZE, dtype=np.uint64)
+        table[[ord(ch) for ch in characters]] = np.arange(1, len(characters) + 1, dtype=np.uint64)
+        self.table_ = table
+        self._set_keys([_pack_text(feature, table) for feature in features], features)
+
+    def _keys(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         low, high = self.vectorizer.ngram_range
         words = [text.split() for text in texts]
         lengths = np.array([len(word) + 2 for split in words for word in split], dtype=np.int64)
@@ -95,27 +152,50 @@ class FastCharNgrams(TransformerMixin, BaseEstimator):
         starts = np.cumsum(lengths) - lengths
         rows, keys = [], []
         for n in range(low, high + 1):
-            longer = lengths > n  # words giving all their n-grams
-            count = lengths[longer] - n + 1
-            first = np.repeat(starts[longer], count)
-            offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-            rows.append(np.repeat(document[longer], count))
-            keys.append(_pack(ids, first + offset, np.full(len(first), n)))
+            word, first = _windows(starts, lengths, n, n + 1)  # words giving all their n-grams
+            rows.append(document[word])
+            keys.append(_pack(ids, first, np.full(len(first), n)))
         whole = lengths <= high  # a word no longer than some n gives itself once, then stops
         rows.append(document[whole])
         keys.append(_pack(ids, starts[whole], lengths[whole]))
-        rows, keys = np.concatenate(rows), np.concatenate(keys)
-        found = self.keys_.get_indexer(keys)
-        matched = found >= 0
-        columns = self.columns_[found[matched]]
-        shape = (len(texts), len(self.vectorizer.vocabulary_))
-        counts = sp.csr_array((np.ones(int(matched.sum())), (rows[matched], columns)), shape=shape, dtype=self.vectorizer.dtype)
-        counts.sum_duplicates()
-        counts.sort_indices()
-        return counts
+        return np.concatenate(rows), np.concatenate(keys)
 
-    def get_feature_names_out(self, input_features=None):
-        return self.vectorizer.get_feature_names_out(input_features)
+
+class FastWordNgrams(_FastTfidf):
+    """A fitted word ``TfidfVectorizer``'s ``transform`` (our tokenizer), vectorised; same output."""
+
+    def _index(self) -> None:
+        low, high = self.vectorizer.ngram_range
+        features = list(self.vectorizer.vocabulary_)
+        parts = [feature.split(" ") for feature in features]
+        tokens = sorted({token for tokens in parts for token in tokens})
+        self.base_ = len(tokens) + 1
+        if any(not low <= len(tokens) <= high for tokens in parts) or self.base_**high >= 2**64:
+            self.table_ = None  # a token holding a space, or keys too long for 64 bits
+            return
+        self.table_ = dict(zip(tokens, range(1, self.base_), strict=True))
+        self._set_keys([_word_key([self.table_[t] for t in tokens], self.base_) for tokens in parts], features)
+
+    def _keys(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        low, high = self.vectorizer.ngram_range
+        tokenize, known = self.vectorizer.tokenizer, self.table_.get
+        tokens = [list(map(known, tokenize(text), repeat(0))) for text in texts]
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        ids = np.fromiter(chain.from_iterable(tokens), dtype=np.uint64, count=int(lengths.sum()))
+        starts = np.cumsum(lengths) - lengths
+        base = np.uint64(self.base_)
+        rows, keys = [], []
+        for n in range(low, high + 1):
+            document, first = _windows(starts, lengths, n, n)
+            key, known_all = np.zeros(len(first), dtype=np.uint64), np.ones(len(first), dtype=bool)
+            for k in range(n):
+                unit = ids[first + k]
+                known_all &= unit > 0
+                key = key * base + unit
+            key[~known_all] = 0
+            rows.append(document)
+            keys.append(key)
+        return np.concatenate(rows), np.concatenate(keys)
 
 
 def _pack(ids: np.ndarray, first: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -139,12 +219,21 @@ def _pack_text(feature: str, table: np.ndarray) -> int:
     return key
 
 
+def _word_key(ids: list[int], base: int) -> int:
+    key = 0
+    for unit in ids:
+        key = key * base + unit
+    return key
+
+
 def accelerate(pipeline: object) -> object:
-    """A copy of a fitted text pipeline whose char_wb vectorizers score through
-    :class:`FastCharNgrams`; anything else is left as it is."""
+    """A copy of a fitted text pipeline whose char_wb and word vectorizers score through
+    :class:`FastCharNgrams` and :class:`FastWordNgrams`; anything else is left as it is."""
     fast = copy.deepcopy(pipeline)
     for step in getattr(fast, "named_steps", {}).values():
         for name, transformer in list(getattr(step, "transformer_list", [])):
             if can_accelerate(transformer):
                 step.set_params(**{name: FastCharNgrams(transformer).fit(None)})
+            elif can_accelerate_words(transformer):
+                step.set_params(**{name: FastWordNgrams(transformer).fit(None)})
     return fast
