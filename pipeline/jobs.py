@@ -310,6 +310,11 @@ def score_frame(
     return scored
 
 
+def lookback_days(first: date, last: date, window_days: int) -> list[str]:
+    """The contact dates a repeat contact of contacts dated ``first``–``last`` can look back to."""
+    return [(first - timedelta(days=window_days - i)).isoformat() for i in range((last - first).days + window_days + 1)]
+
+
 def batch_repeats(
     workspace: Workspace, timeline: pd.DataFrame, store: Path | None, except_batch: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -319,9 +324,7 @@ def batch_repeats(
     recent = None
     window_days = workspace.config.effort.repeat_window_days
     if store is not None and len(timeline) and s.CUSTOMER_ID in timeline.columns:
-        first, last = timeline[s.STARTED_AT].min().date(), timeline[s.STARTED_AT].max().date()
-        span = (last - first).days + window_days + 1
-        days = [(first - timedelta(days=window_days) + timedelta(days=i)).isoformat() for i in range(span)]
+        days = lookback_days(timeline[s.STARTED_AT].min().date(), timeline[s.STARTED_AT].max().date(), window_days)
         # only the batch's customers' contacts can make a repeat: a week at a million a day stays small
         customers = timeline[s.CUSTOMER_ID].dropna().unique().tolist()
         recent = None if not customers else read_store(
@@ -471,6 +474,70 @@ class RunOutcome:
     counts: dict
 
 
+@dataclass(frozen=True)
+class Night:
+    """Where a nightly run reads and writes, and what it checks first; the same for every engine."""
+
+    date: date
+    store: Path
+    out: Path  # reports/<date>/, swapped in whole at the end
+    denominator: pd.DataFrame | None
+    baseline_days: int
+
+    @property
+    def batch(self) -> str:
+        return self.date.isoformat()
+
+    @property
+    def refused(self) -> Path:
+        """The rejects of a run refused for too many, beside the day's folder: its last good report stays whole."""
+        return self.out.with_name(f"{self.batch}.rejects.csv")
+
+    @property
+    def window(self) -> list[str]:
+        """The contact dates the report reads: the day and its baseline."""
+        return [(self.date - timedelta(days=i)).isoformat() for i in range(self.baseline_days + 1)]
+
+    @property
+    def not_after(self) -> date:
+        return self.date + timedelta(days=1)  # later contacts are clock errors (a day's grace: late exports)
+
+
+def plan_night(workspace: Workspace, run_date: date) -> Night:
+    config = workspace.config
+    return Night(
+        run_date, workspace.path(config.paths.store), workspace.path(config.paths.reports) / run_date.isoformat(),
+        read_denominator(config.hotspots.denominator),  # a bad file fails before anything is written
+        config.hotspots.baseline_days,
+    )
+
+
+def counted(night: Night, files: list[Path], read: int, rejects: pd.DataFrame, tolerance: float) -> dict:
+    """The run's counts so far; an input without rows, or with rejects above the tolerance, stops
+    the run before the store is touched (the rejects written to ``night.refused``)."""
+    if not read:
+        raise InputError(f"{', '.join(map(str, files))} holds no contact rows (a header only?): check the export and run again")
+    if len(rejects) / read > tolerance:
+        write_csv(rejects, night.refused)
+        check_tolerance(read, rejects, tolerance, night.refused)
+    return {"rows_read": read, "rows_scored": read - len(rejects), "rows_rejected": len(rejects)}
+
+
+def publish(
+    workspace: Workspace, night: Night, report, files: list[Path], counts: dict, model: LoadedModel, timer: Timer,
+    rejects: pd.DataFrame, engine: str = "",
+) -> RunOutcome:
+    """Write the night's report folder (swapped in whole) with its manifest and rejects."""
+    model_info = {"id": model.model_id, "path": str(model.path), "sha256": model.metadata.get("model_sha256")}
+    write_report(report, night.out, manifest(workspace, night.date, files, counts, model_info, timer), rejects, whole_folder=True)
+    night.refused.unlink(missing_ok=True)
+    log.info(
+        "run - %s%s: %d read, %d scored, %d rejected; reports in %s",
+        night.batch, engine, counts["rows_read"], counts["rows_scored"], counts["rows_rejected"], night.out,
+    )
+    return RunOutcome(night.out, counts)
+
+
 @exclusive_run
 def run_job(
     workspace: Workspace,
@@ -489,49 +556,35 @@ def run_job(
         return spark_engine.run_job(workspace, run_date, source=source, model_dir=model_dir, encoding=encoding, master=master)
     config = workspace.config
     timer = Timer()
-    denominator = read_denominator(config.hotspots.denominator)  # a bad file fails before anything is written
-    batch = run_date.isoformat()
-    store = workspace.path(config.paths.store)
-    out = workspace.path(config.paths.reports) / batch
+    night = plan_night(workspace, run_date)
     with timer("load_model"):
         model = nightly_model(workspace, model_dir)
     files = find_input_files(source or default_input(workspace, run_date))
-    stale_spills(store)
-    refused = out.with_name(f"{batch}.rejects.csv")  # beside the day's folder: its last good report stays whole
+    stale_spills(night.store)
     with timer("ingest_and_score"):
         spilled = score_batch(
-            workspace, model, files, encoding, required=s.REQUIRED_COLUMNS, known_ids=stored_ids(store, batch),
-            key_of=by_contact_date, spill_root=store,
-            not_after=run_date + timedelta(days=1),  # later contacts are clock errors (a day's grace: late exports)
+            workspace, model, files, encoding, required=s.REQUIRED_COLUMNS, known_ids=stored_ids(night.store, night.batch),
+            key_of=by_contact_date, spill_root=night.store, not_after=night.not_after,
         )
     try:
-        if not spilled.read:
-            raise InputError(f"{', '.join(map(str, files))} holds no contact rows (a header only?): check the export and run again")
         rejects = spilled.all_rejects
-        counts = {"rows_read": spilled.read, "rows_scored": spilled.scored, "rows_rejected": len(rejects)}
-        if len(rejects) / spilled.read > config.ingest.reject_tolerance:
-            write_csv(rejects, refused)
-            check_tolerance(spilled.read, rejects, config.ingest.reject_tolerance, refused)
+        counts = counted(night, files, spilled.read, rejects, config.ingest.reject_tolerance)
         with timer("repeat_contacts"):
-            repeat, switched = batch_repeats(workspace, spilled.timeline, store, except_batch=batch)
+            repeat, switched = batch_repeats(workspace, spilled.timeline, night.store, except_batch=night.batch)
         with timer("store"):
-            written = finish_parts(spilled, repeat, switched, lambda contact_date: batch_path(store, contact_date, batch))
-            drop_stale(store, batch, written)
-            log.info("store - batch %s: %d contacts in %d partitions", batch, spilled.scored, len(written))
+            written = finish_parts(spilled, repeat, switched, lambda contact_date: batch_path(night.store, contact_date, night.batch))
+            drop_stale(night.store, night.batch, written)
+            log.info("store - batch %s: %d contacts in %d partitions", night.batch, spilled.scored, len(written))
     finally:
         spilled.discard()
     with timer("report"):
-        window = [(run_date - timedelta(days=i)).isoformat() for i in range(config.hotspots.baseline_days + 1)]
-        history = read_store(store, dates=window, columns=report_columns(config))
+        history = read_store(night.store, dates=night.window, columns=report_columns(config))
         labels = tuple(model.metadata.get("labels", ()))
         report = build_report(
-            history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), denominator, StoredTexts(store, window)
+            history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), night.denominator,
+            StoredTexts(night.store, night.window),
         )
-    model_info = {"id": model.model_id, "path": str(model.path), "sha256": model.metadata.get("model_sha256")}
-    write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), rejects, whole_folder=True)
-    refused.unlink(missing_ok=True)
-    log.info("run - %s: %d read, %d scored, %d rejected; reports in %s", batch, counts["rows_read"], counts["rows_scored"], counts["rows_rejected"], out)
-    return RunOutcome(out, counts)
+    return publish(workspace, night, report, files, counts, model, timer, rejects)
 
 
 # ---------------------------------------------------------------- demo

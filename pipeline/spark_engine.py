@@ -22,7 +22,7 @@ import logging
 import shutil
 import sys
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +32,7 @@ from pipeline.config import SparkSettings, java_available, spark_master
 from pipeline.errors import ConfigError, InputError
 from pipeline.hotspots import Window, group_keys
 from pipeline.ingest import check_columns, clean_id, ingest_contacts, rename_columns
-from pipeline.io import find_input_files, read_denominator, write_csv
+from pipeline.io import find_input_files, write_csv
 from pipeline.modelstore import LoadedModel, load_model, nightly_model_dir
 from pipeline.store import PARTITION, batch_files, read_store, store_files
 
@@ -452,61 +452,41 @@ def run_job(
     """``jobs.run_job`` on Spark: the same store files, the same report files."""
     from pyspark.sql import functions as F
 
-    from pipeline.jobs import RunOutcome, Timer, check_tolerance, default_input, manifest
-    from pipeline.report import build_report, write_report
+    from pipeline.jobs import Timer, counted, default_input, lookback_days, plan_night, publish
+    from pipeline.report import build_report
 
     config = workspace.config
     timer = Timer()
-    denominator = read_denominator(config.hotspots.denominator)  # a bad file fails before anything is written
-    batch = run_date.isoformat()
-    store = workspace.path(config.paths.store)
-    out = workspace.path(config.paths.reports) / batch
+    night = plan_night(workspace, run_date)
     with timer("spark_session"):
         spark = spark_session(config.spark, spark_master(config, master))
     with timer("load_model"):
         model_dir = _model_dir(workspace, model_dir)
         model = load_model(model_dir)
     with timer("ingest"):
-        source = source or default_input(workspace, run_date)
-        files = find_input_files(source)
-        others = [str(path) for path in Path(store).glob(f"{PARTITION}*/batch=*.parquet") if path.name != f"batch={batch}.parquet"]
+        files = find_input_files(source or default_input(workspace, run_date))
+        others = [str(path) for path in Path(night.store).glob(f"{PARTITION}*/batch=*.parquet") if path.name != f"batch={night.batch}.parquet"]
         stored_ids = spark.read.parquet(*others).select(s.CONTACT_ID) if others else None
         ingested, rejects, read = ingest_files(
-            spark, files, encoding or config.ingest.encoding, config, s.REQUIRED_COLUMNS, stored_ids,
-            not_after=run_date + timedelta(days=1),  # as the local engine: later contacts are clock errors
+            spark, files, encoding or config.ingest.encoding, config, s.REQUIRED_COLUMNS, stored_ids, not_after=night.not_after,
         )
-    refused = out.with_name(f"{batch}.rejects.csv")  # beside the day's folder: its last good report stays whole
     try:
-        if not read:
-            raise InputError(f"{', '.join(map(str, files))} holds no contact rows (a header only?): check the export and run again")
-        counts = {"rows_read": read, "rows_scored": 0, "rows_rejected": len(rejects)}
-        if len(rejects) / read > config.ingest.reject_tolerance:
-            write_csv(rejects, refused)
-            check_tolerance(read, rejects, config.ingest.reject_tolerance, refused)
+        counts = counted(night, files, read, rejects, config.ingest.reject_tolerance)
         with timer("score_and_store"):
             contacts = _kept(ingested)
             recent = None
             bounds = contacts.agg(F.min(s.CONTACT_DATE), F.max(s.CONTACT_DATE)).first()
-            if bounds[0] is not None:  # only the days a repeat contact can look back to
-                first, last = date.fromisoformat(bounds[0]), date.fromisoformat(bounds[1])
-                lookback = config.effort.repeat_window_days
-                days = [(first - timedelta(days=lookback - i)).isoformat() for i in range((last - first).days + lookback + 1)]
-                if s.CUSTOMER_ID in contacts.columns:
-                    recent = read_stored(spark, store, days, [s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL], except_batch=batch)
-            write_store(score(spark, contacts, recent, workspace, model_dir), store, batch)
-        counts["rows_scored"] = read - len(rejects)
+            if bounds[0] is not None and s.CUSTOMER_ID in contacts.columns:  # only the days a repeat can look back to
+                days = lookback_days(date.fromisoformat(bounds[0]), date.fromisoformat(bounds[1]), config.effort.repeat_window_days)
+                recent = read_stored(spark, night.store, days, [s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL], except_batch=night.batch)
+            write_store(score(spark, contacts, recent, workspace, model_dir), night.store, night.batch)
     finally:
         ingested.unpersist()
     with timer("report"):
-        window = [(run_date - timedelta(days=i)).isoformat() for i in range(config.hotspots.baseline_days + 1)]
-        daily = daily_counts_by_spark(spark, store, run_date, config.hotspots)
-        history = read_store(store, dates=window)
+        daily = daily_counts_by_spark(spark, night.store, run_date, config.hotspots)
+        history = read_store(night.store, dates=night.window)
         labels = tuple(model.metadata.get("labels", ()))
         report = build_report(
-            history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), denominator, counts=daily
+            history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), night.denominator, counts=daily
         )
-    model_info = {"id": model.model_id, "path": str(model.path), "sha256": model.metadata.get("model_sha256")}
-    write_report(report, out, manifest(workspace, run_date, files, counts, model_info, timer), rejects, whole_folder=True)
-    refused.unlink(missing_ok=True)
-    log.info("run - %s on Spark: %d read, %d scored, %d rejected; reports in %s", batch, read, counts["rows_scored"], len(rejects), out)
-    return RunOutcome(out, counts)
+    return publish(workspace, night, report, files, counts, model, timer, rejects, engine=" on Spark")
