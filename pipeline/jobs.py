@@ -445,19 +445,41 @@ def save_rule_model(workspace: Workspace, out: Path | None = None) -> Path:
     return save_model(model.pipeline, model_dir, model.metadata)
 
 
+def cold_start(workspace: Workspace) -> bool:
+    """No trained model yet (day one): the nightly job scores with the keyword rules, and says so."""
+    root = workspace.model_root
+    if champion_dir(root) is not None or any((p / METADATA_FILE).exists() for p in root.glob("*") if p.name.isdigit()):
+        return False
+    log.warning(
+        "run - no trained model under %s: scoring with the taxonomy's keyword rules (cold start); reports mark "
+        "these reasons predicted_by=rules. Label contacts (`contact-reasons review export`) and train to replace them",
+        root,
+    )
+    return True
+
+
 def nightly_model(workspace: Workspace, model_dir: Path | None = None) -> LoadedModel:
     """``--model``, else the champion or latest version, else (day one) the keyword rules."""
     if model_dir is not None:
         return load_model(model_dir)
-    root = workspace.model_root
-    if champion_dir(root) is None and not any((p / METADATA_FILE).exists() for p in root.glob("*") if p.name.isdigit()):
-        log.warning(
-            "run - no trained model under %s: scoring with the taxonomy's keyword rules (cold start); reports mark "
-            "these reasons predicted_by=rules. Label contacts (`contact-reasons review export`) and train to replace them",
-            root,
-        )
+    if cold_start(workspace):
         return rule_model(workspace)
-    return load_model(nightly_model_dir(root))
+    return load_model(nightly_model_dir(workspace.model_root))
+
+
+def nightly_model_path(workspace: Workspace, model_dir: Path | None = None) -> Path:
+    """:func:`nightly_model`'s directory, for an engine whose workers load the model by path: on
+    day one the keyword rules are written to ``<model root>/rules-<taxonomy hash>/`` (a name the
+    version lookup skips, so the first trained model still takes over)."""
+    if model_dir is not None:
+        return Path(model_dir).resolve()
+    if not cold_start(workspace):
+        return nightly_model_dir(workspace.model_root).resolve()
+    model = rule_model(workspace)
+    folder = workspace.model_root / f"rules-{model.metadata['version']}"
+    if not (folder / METADATA_FILE).exists():
+        save_model(model.pipeline, folder, model.metadata)
+    return folder.resolve()
 
 
 def default_input(workspace: Workspace, run_date: date) -> Path:

@@ -33,7 +33,7 @@ from pipeline.errors import ConfigError, InputError
 from pipeline.hotspots import Window, group_keys
 from pipeline.ingest import check_columns, clean_id, ingest_contacts, rename_columns
 from pipeline.io import find_input_files, write_csv
-from pipeline.modelstore import LoadedModel, load_model, nightly_model_dir
+from pipeline.modelstore import LoadedModel, load_model
 from pipeline.store import PARTITION, batch_files, read_store, store_files
 
 log = logging.getLogger(__name__)
@@ -415,17 +415,13 @@ def daily_counts_by_spark(spark, store: Path, as_of: date, settings) -> dict[tup
 
 # ---------------------------------------------------------------- the jobs
 
-def _model_dir(workspace, model_dir: Path | None) -> Path:
-    return Path(model_dir or nightly_model_dir(workspace.model_root)).resolve()
-
-
 def score_job(workspace, model_dir: Path, source: Path, output: Path, encoding: str | None = None, master: str | None = None) -> dict:
     """``jobs.score_job`` on Spark: same output file, same rejects file beside it."""
     from pipeline.jobs import check_tolerance
 
     config = workspace.config
     spark = spark_session(config.spark, spark_master(config, master))
-    model_dir = _model_dir(workspace, model_dir)
+    model_dir = Path(model_dir).resolve()
     files = find_input_files(source)
     ingested, rejects, read = ingest_files(spark, files, encoding or config.ingest.encoding, config, (s.CONTACT_ID, s.TEXT))
     try:
@@ -452,7 +448,7 @@ def run_job(
     """``jobs.run_job`` on Spark: the same store files, the same report files."""
     from pyspark.sql import functions as F
 
-    from pipeline.jobs import Timer, counted, default_input, lookback_days, plan_night, publish
+    from pipeline.jobs import Timer, counted, default_input, lookback_days, nightly_model_path, plan_night, publish
     from pipeline.report import build_report
 
     config = workspace.config
@@ -461,7 +457,7 @@ def run_job(
     with timer("spark_session"):
         spark = spark_session(config.spark, spark_master(config, master))
     with timer("load_model"):
-        model_dir = _model_dir(workspace, model_dir)
+        model_dir = nightly_model_path(workspace, model_dir)
         model = load_model(model_dir)
     with timer("ingest"):
         files = find_input_files(source or default_input(workspace, run_date))

@@ -139,6 +139,28 @@ def test_spark_rerun_replaces_its_batch(spark, model_dir, taxonomy, tmp_path):
     assert len(stored) == outcome.counts["rows_scored"]
 
 
+def test_spark_day_one_scores_with_the_keyword_rules_like_local(spark, taxonomy, tmp_path, caplog):
+    """No trained model: both engines fall back to the taxonomy's keyword rules, with the same
+    results; the rules go to a model folder the executors load, which the next trained
+    version replaces."""
+    contacts = generate_demo(taxonomy, days=8, daily_mean=40).contacts
+    source = tmp_path / "contacts.csv"
+    contacts.to_csv(source, index=False)
+    config = load_config(spark_config(tmp_path))
+    outcomes = {}
+    for engine in ("local", "spark"):
+        with caplog.at_level("WARNING", logger="pipeline.jobs"):
+            outcomes[engine] = run_job(Workspace(config, tmp_path / engine), DEMO_END, source=source, engine=engine)
+        assert "keyword rules (cold start)" in caplog.text
+        caplog.clear()
+    assert outcomes["spark"].counts == outcomes["local"].counts
+    assert_same_store(tmp_path / "local" / "store", tmp_path / "spark" / "store")
+    assert_same_reports(outcomes["local"].reports, outcomes["spark"].reports)
+    assert set(read_store(tmp_path / "spark" / "store")["predicted_by"]) == {"rules"}
+    model_root = Workspace(config, tmp_path / "spark").model_root
+    assert [p.name.split("-")[0] for p in model_root.iterdir()] == ["rules"]
+
+
 def test_cli_run_on_generated_contacts_matches_local(spark, model_dir, taxonomy, tmp_path, capsys):
     from pipeline.cli import main
 
