@@ -100,7 +100,7 @@ _NUMBER_ALTERNATIVES = (
              r"|(?:0?[1-9]|1[0-2])月(?:(?:0?[1-9]|[12]\d|3[01])[日号號])?"
              r"|(?:0?[1-9]|[12]\d|3[01])/(?:0?[1-9]|1[0-2])(?:/(?:19|20)?\d{2})?(?![\d/])"
              r"|(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])(?:/(?:19|20)?\d{2})?(?![\d/]))"),
-    # 8-digit HK-style number, mobile or fixed (a phone only near a phone cue), and any other
+    # 8-digit HK-style number, mobile or fixed (see _local_kind), and any other
     # long number
     ("hk_local", rf"(?<!\d)[2-9]{_D}{{3}}{_SEP}?{_D}{{4}}(?!\d)"),
     ("number", r"(?<!\d)\d{5,}+(?:\.\d++)?"),
@@ -109,7 +109,11 @@ _PHONE_CUE_RE = re.compile(
     r"(?:电话|電話|手机|手機|号码|號碼|联系|聯絡|聯繫|致电|致電|call|tel|phone|mobile|whatsapp|contact|text|sms)",
     re.IGNORECASE,
 )
+_ORDER_CUE_RE = re.compile(r"订单|訂單|单号|單號|工单|工單|编号|編號|order|ticket|case|ref", re.IGNORECASE)
+_COMPACT_DATE_RE = re.compile(r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
+_UNIT_AFTER_RE = re.compile(r"[\u3400-\u9fffA-Za-z%]")
 _CUE_WINDOW = 20  # characters before the number that may hold the cue ("WhatsApp me at ")
+_CUE_AFTER = 6  # and after it ("97681700 这个号码")
 _PRC_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
@@ -188,10 +192,25 @@ def _substitute(match: re.Match[str], labels: dict[str, str | None]) -> str:
     elif kind in ("hk_id", "tw_id"):
         kind = "id"
     elif kind == "hk_local":
-        start = match.start()
-        near_cue = _PHONE_CUE_RE.search(match.string, max(0, start - _CUE_WINDOW), start)
-        kind = "phone" if near_cue else "number"
+        kind = _local_kind(match)
     return labels[kind] or found
+
+
+def _local_kind(match: re.Match[str]) -> str:
+    """A bare 8-digit HK-shaped number: a phone next to a phone cue; a number after an order cue,
+    before a unit (积分, GB) or as a compact date (20261120); otherwise ``local``: masked like a phone (a customer giving
+    a number the agent asked for: "It's 9768 1700"), but read as a plain number by the features."""
+    start = match.start()
+    window = max(0, start - _CUE_WINDOW), start
+    if _PHONE_CUE_RE.search(match.string, *window) or _PHONE_CUE_RE.search(match.string, match.end(), match.end() + _CUE_AFTER):
+        return "phone"  # 電話係 9768 1700; 登记在 97681700 这个号码下面
+    if (
+        _ORDER_CUE_RE.search(match.string, *window)
+        or _COMPACT_DATE_RE.fullmatch(match.group())
+        or _UNIT_AFTER_RE.match(match.string, match.end())  # 91234567积分, 30000000GB
+    ):
+        return "number"
+    return "local"
 
 
 def _substitute_card_groups(found: str, labels: dict[str, str | None]) -> str:
@@ -255,8 +274,10 @@ def _mask_orders(text: str, order_patterns: tuple[str, ...], label: str) -> str:
     return text
 
 
-_MASK_MODE: dict[str, str | None] = {**dict.fromkeys(FEATURE_PLACEHOLDERS), **MASK_LABELS}
-_FEATURE_MODE: dict[str, str | None] = {kind: f" {label} " for kind, label in FEATURE_PLACEHOLDERS.items()}
+_MASK_MODE: dict[str, str | None] = {**dict.fromkeys(FEATURE_PLACEHOLDERS), **MASK_LABELS, "local": MASK_LABELS["phone"]}
+_FEATURE_MODE: dict[str, str | None] = {
+    **{kind: f" {label} " for kind, label in FEATURE_PLACEHOLDERS.items()}, "local": f" {FEATURE_PLACEHOLDERS['number']} "
+}
 
 
 def _mask_segment(text: str, order_patterns: tuple[str, ...], labels: dict[str, str | None]) -> str:
@@ -283,7 +304,7 @@ def mask_pii(text: str | None, order_patterns: Sequence[str] = ()) -> str:
     """Replace personal data with ``[PHONE]``, ``[EMAIL]``, ``[ID]``, ``[CARD]``, ``[ORDER]``.
 
     Phones (mainland and TW mobile and landline, HK, any ``+``-prefixed number; a bare 8-digit HK
-    number only near a phone cue such as 電話/call/whatsapp), e-mail addresses, PRC IDs (check
+    number unless an order cue comes before it, a unit after it, or it is a compact date), e-mail addresses, PRC IDs (check
     digit validated), HK and TW IDs, bank cards (13–19 digits passing Luhn) and order numbers
     matching ``order_patterns`` (compiled with ASCII word boundaries, so ``\\b`` works next to
     Chinese). URLs, prices, dates, times, quantities and plan names are left as they are, and so

@@ -38,6 +38,10 @@ PII_CASES = [
     ("聯絡電話：9123 4567", "聯絡電話：[PHONE]"),
     ("電話 91234567", "電話 [PHONE]"),
     ("WhatsApp me at 5123-4567", "WhatsApp me at [PHONE]"),
+    ("寬帶賬號是登記在5901 2630這個號碼下面的", "寬帶賬號是登記在[PHONE]這個號碼下面的"),
+    # a bare 8-digit HK number given when the agent asked for it, no cue of its own
+    ("客服：請問係咪登記用戶本人？\n客戶：係本人，6550 1059", "客服：請問係咪登記用戶本人？\n客戶：係本人，[PHONE]"),
+    ("Agent: Could I take the number on the account?\nCustomer: Sure, 99181501", "Agent: Could I take the number on the account?\nCustomer: Sure, [PHONE]"),
     ("please call 9876 5432 after six", "please call [PHONE] after six"),
     ("我個電話係3058 7089", "我個電話係[PHONE]"),  # a fixed line, near a cue
     ("(852) 9123 4567 係我嘅", "[PHONE] 係我嘅"),
@@ -109,7 +113,9 @@ STAYS = [
     "4G套餐59元",
     # numbers that are not personal data
     "工号1234为我处理",
-    "我有91234567积分",  # 8 digits starting with 9, but no phone cue nearby
+    "我有91234567积分",  # 8 digits starting with 9, but a unit after it
+    "订单 51234567 还没发货",  # after an order cue
+    "bill dated 20261120.",  # a compact date
     "身份证号110105194912310021",  # checksum fails: a long number, not an ID
     "卡号 6222 0202 0000 0000 007",  # Luhn fails: a long number, not a card
     "ref 1234567890123",  # 13 digits, Luhn fails, starts with 1
