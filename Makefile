@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # Sentence embeddings (optional feature source, used by the tests and benchmarks).
 $(EMBED): $(STAMP)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test,embeddings,spark]"
+	$(BIN)/python -m pip install --quiet -e ".[test,embeddings,multilingual,spark]"
 	@touch $(EMBED)
 
 venv: $(STAMP)

@@ -1,10 +1,13 @@
 """Classifier accuracy and training time on the public data sets in ../shared/data.
 
     python benchmarks/bench_accuracy.py [--only banking77,shopping_category,shopping_sentiment,unseen]
+        [--embeddings all-MiniLM-L6-v2] [--chinese-embeddings universal-sentence-encoder-multilingual]
+        [--embedding-weight 0.5]
 
 Prints one row per task: test accuracy, macro-F1, expected calibration error, coverage and
 precision at the model's abstention threshold, and training time (held-out split + final fit,
-no cross-validation). Skips when ../shared/data is absent.
+no cross-validation; with embeddings it includes encoding every text once). Skips when
+../shared/data is absent.
 """
 
 from __future__ import annotations
@@ -31,16 +34,18 @@ def load(name: str, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train.assign(label=train[label].astype(str)), test.assign(label=test[label].astype(str))
 
 
-def run(task: str, train: pd.DataFrame, test: pd.DataFrame, unseen: set[str] | None, embeddings: str) -> dict:
+def run(task: str, train: pd.DataFrame, test: pd.DataFrame, unseen: set[str] | None, embeddings: str, weight: float | None) -> dict:
     config = load_config()
     settings = config.model.model_copy(update={"cv_folds": 0, "embeddings": embeddings})
+    if weight is not None:
+        settings = settings.model_copy(update={"embedding_weight": weight})
     started = time.perf_counter()
     result = train_classifier(train["text"], train["label"], settings, config.normalize, read_user_words(config.userdict))
     seconds = time.perf_counter() - started
     probabilities = result.model.predict_proba(test["text"].astype(str))
     metrics = evaluate_predictions(test["label"].to_numpy(), probabilities, result.model.classes_, result.threshold)
     row = {
-        "task": task, "embeddings": embeddings, "train_rows": len(train), "test_rows": len(test), "accuracy": metrics["accuracy"],
+        "task": task, "embeddings": embeddings, "weight": settings.embedding_weight if embeddings != "none" else None, "train_rows": len(train), "test_rows": len(test), "accuracy": metrics["accuracy"],
         "macro_f1": metrics["macro_f1"], "ece": metrics["expected_calibration_error"], "threshold": result.threshold,
         "coverage": metrics["coverage"], "accepted_precision": metrics["accepted_precision"], "train_s": round(seconds, 1),
     }
@@ -68,7 +73,11 @@ def tasks(only: set[str]):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="banking77,shopping_category,shopping_sentiment,unseen")
-    parser.add_argument("--embeddings", default="none", help="none or all-MiniLM-L6-v2 (English tasks only)")
+    parser.add_argument("--embeddings", default="none", help="English tasks: none or all-MiniLM-L6-v2")
+    parser.add_argument(
+        "--chinese-embeddings", default="none", help="Chinese tasks: none or universal-sentence-encoder-multilingual"
+    )
+    parser.add_argument("--embedding-weight", type=float, help="model.embedding_weight (default: the config's)")
     args = parser.parse_args()
     if not DATA.exists():
         print(f"skipped: {DATA} not present")
@@ -76,7 +85,7 @@ def main() -> int:
     rows = []
     for task, train, test, unseen in tasks(set(args.only.split(","))):
         english = task.startswith("banking77")
-        rows.append(run(task, train, test, unseen, args.embeddings if english else "none"))
+        rows.append(run(task, train, test, unseen, args.embeddings if english else args.chinese_embeddings, args.embedding_weight))
         print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
     print("\n" + pd.DataFrame(rows).to_string(index=False))
     return 0

