@@ -43,6 +43,23 @@ def prepare_experiment(uri: str, experiment: str, artifact_location: Path | None
     return mlflow
 
 
+def pip_requirements(embeddings: str = "none") -> list[str]:
+    """What the logged pyfunc needs, pinned to the versions installed here; a model with sentence
+    embeddings also needs the packages of the extra that installs its encoder."""
+    names = list(PIP_REQUIREMENTS)
+    if embeddings != "none":
+        from importlib.metadata import requires
+
+        from packaging.requirements import Requirement
+
+        from pipeline.features import EMBEDDING_MODELS
+
+        extra = EMBEDDING_MODELS[embeddings][1]
+        wanted = (Requirement(line) for line in requires("contact-reasons") or ())
+        names += [r.name for r in wanted if r.marker is not None and r.marker.evaluate({"extra": extra})]
+    return [f"{name}=={version(name)}" for name in names]
+
+
 def log_training(
     *,
     uri: str,
@@ -77,7 +94,7 @@ def log_training(
             python_model=str(PYFUNC_SOURCE),
             artifacts={"model_dir": str(model_dir)},
             code_paths=[str(PACKAGE_DIR)],
-            pip_requirements=[f"{name}=={version(name)}" for name in PIP_REQUIREMENTS],
+            pip_requirements=pip_requirements(str(params.get("embeddings", "none"))),
         )
         log.info("tracking - run %s logged to %s", run.info.run_id, uri)
         return run.info.run_id, logged.model_uri

