@@ -14,9 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import schemas as s
+from pipeline.effort import TIMELINE_COLUMNS
+from pipeline.ingest import IdSet
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,24 @@ def read_store(
     return pd.concat(frames, ignore_index=True)
 
 
+def read_timelines(store: Path, dates: list[str], customers: pa.Array, except_batch: str | None = None) -> pa.Table | None:
+    """The stored contacts of ``customers`` on ``dates`` (see :func:`store_files`) as
+    :func:`pipeline.effort.timeline_table` columns, read as Arrow: no row becomes a Python
+    object but the times, one file at a time."""
+    tables = []
+    for _, path in store_files(store, dates, except_batch):
+        schema = pq.read_schema(path)
+        if s.CUSTOMER_ID not in schema.names or schema.field(s.CUSTOMER_ID).type == pa.null():  # null: never filled
+            continue
+        present = [c for c in TIMELINE_COLUMNS if c in schema.names]
+        table = pq.read_table(path, columns=present, filters=pc.field(s.CUSTOMER_ID).isin(customers))
+        columns = {c: table[c].cast(pa.string()) for c in present if c != s.STARTED_AT}
+        if s.STARTED_AT in present:
+            columns[s.STARTED_AT] = pa.array(pd.to_datetime(table[s.STARTED_AT].to_pandas(), utc=True), from_pandas=True)
+        tables.append(pa.table({c: columns[c] for c in present}))
+    return pa.concat_tables(tables, promote_options="default") if tables else None
+
+
 class StoredTexts:
     """The texts of rows of a :func:`read_store` frame (same ``dates``), by its index.
 
@@ -114,10 +135,10 @@ class StoredTexts:
         return pd.Series(texts, index=index, dtype=object, name=self.column)
 
 
-def stored_ids(store: Path, except_batch: str) -> frozenset[str]:
+def stored_ids(store: Path, except_batch: str) -> IdSet:
     """Contact ids stored by every batch but ``except_batch`` (which a rerun replaces)."""
-    ids: set[str] = set()
+    ids = IdSet()
     for path in Path(store).glob(f"{PARTITION}*/batch=*.parquet"):
         if path.name != f"batch={except_batch}.parquet":
-            ids.update(pd.read_parquet(path, columns=[s.CONTACT_ID])[s.CONTACT_ID].astype(str))
-    return frozenset(ids)
+            ids.add(pd.read_parquet(path, columns=[s.CONTACT_ID])[s.CONTACT_ID].astype(str))
+    return ids
