@@ -521,7 +521,7 @@ def run_job(
         spilled.discard()
     with timer("report"):
         window = [(run_date - timedelta(days=i)).isoformat() for i in range(config.hotspots.baseline_days + 1)]
-        history = read_store(store, dates=window, columns=report_columns(config))
+        history = read_store(store, dates=window, columns=report_columns(config), arrow_ids=True)
         labels = tuple(model.metadata.get("labels", ()))
         report = build_report(
             history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), denominator, StoredTexts(store, window)

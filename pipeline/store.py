@@ -58,32 +58,33 @@ def read_store(
     dates: list[str] | None = None,
     columns: list[str] | None = None,
     skip: tuple[str, ...] = (),
-    where_in: tuple[str, list] | None = None,
     except_batch: str | None = None,
+    arrow_ids: bool = False,
 ) -> pd.DataFrame:
     """Scored contacts of the given dates (all dates when None), with ``contact_date``.
 
     ``skip`` leaves out columns (the text, which :class:`StoredTexts` fetches row by row);
-    ``where_in`` = (column, values) keeps only the rows whose column holds one of the values
-    (files without that column give none), filtered while reading; ``except_batch``: see
-    :func:`store_files`.
+    ``except_batch``: see :func:`store_files`. ``arrow_ids`` keeps ``contact_id`` in Arrow
+    (``string[pyarrow]``): some 15 bytes an id where a Python string takes 60 or more, for a
+    window of millions.
     """
     frames = []
     for contact_date, path in store_files(store, dates, except_batch):
         # optional columns (customer_id, channel …) are absent when the input had none
-        schema = pq.read_schema(path)
-        names = schema.names
+        names = pq.read_schema(path).names
         present = [c for c in (names if columns is None else columns) if c in names and c not in skip]
-        if where_in is None:
-            frame = pd.read_parquet(path, columns=present)
-        elif where_in[0] in names and schema.field(where_in[0]).type != pa.null():  # null: a column never filled
-            frame = pq.read_table(path, columns=present, filters=[(where_in[0], "in", list(where_in[1]))]).to_pandas()
+        table = pq.read_table(path, columns=present, use_pandas_metadata=True)  # as pd.read_parquet reads
+        if arrow_ids and s.CONTACT_ID in present:
+            frame = table.drop_columns([s.CONTACT_ID]).to_pandas()
+            frame.insert(present.index(s.CONTACT_ID), s.CONTACT_ID, pd.arrays.ArrowStringArray(table[s.CONTACT_ID].cast(pa.string())))
         else:
-            continue
-        frames.append(frame.assign(**{s.CONTACT_DATE: contact_date}))
+            frame = table.to_pandas()
+        del table
+        frame[s.CONTACT_DATE] = contact_date
+        frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=[*(c for c in columns or [] if c != s.CONTACT_DATE), s.CONTACT_DATE])
-    return pd.concat(frames, ignore_index=True)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def read_timelines(store: Path, dates: list[str], customers: pa.Array, except_batch: str | None = None) -> pa.Table | None:
