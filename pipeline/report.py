@@ -226,7 +226,8 @@ def review_queue(
     day: pd.DataFrame, size: int, order_patterns: list[str], texts: Callable[[pd.Index], pd.Series] | None = None
 ) -> pd.DataFrame:
     """Contacts a person should look at: unknown first, then the least confident."""
-    ranked = day.sort_values(s.CONFIDENCE, kind="mergesort").head(size)
+    # the order of the confidences alone: sorting the whole day would copy every column of it
+    ranked = day.iloc[day[s.CONFIDENCE].reset_index(drop=True).sort_values(kind="mergesort").index[:size]]
     text = texts(ranked.index) if texts is not None else ranked[s.TEXT]
     why = [
         f"not recognised: confidence {c:.2f} below the model's threshold" if r == UNKNOWN_REASON else f"low confidence {c:.2f}"
