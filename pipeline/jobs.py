@@ -33,7 +33,9 @@ from pipeline.config import (
     tracking_uri,
     worker_count,
 )
-from pipeline.batch import Spilled, by_contact_date, finish_parts, ingest_with, score_chunk, stale_spills, stream_scores, whole
+from pipeline.batch import (
+    Spilled, by_contact_date, finish_parts, ingest_with, release_memory, score_chunk, stale_spills, stream_scores, whole,
+)
 from pipeline.effort import add_repeat_markers, repeat_contacts, repeat_flags
 from pipeline.errors import InputError, PromotionRefused, RejectsExceeded
 from pipeline.ingest import IdSet, rename_columns
@@ -519,9 +521,11 @@ def run_job(
             log.info("store - batch %s: %d contacts in %d partitions", batch, spilled.scored, len(written))
     finally:
         spilled.discard()
+    release_memory()  # the batch's, before the report's
     with timer("report"):
         window = [(run_date - timedelta(days=i)).isoformat() for i in range(config.hotspots.baseline_days + 1)]
         history = read_store(store, dates=window, columns=report_columns(config), arrow_ids=True)
+        release_memory()
         labels = tuple(model.metadata.get("labels", ()))
         report = build_report(
             history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), denominator, StoredTexts(store, window)
