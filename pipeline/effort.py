@@ -213,11 +213,11 @@ def repeat_flags(current: pa.Table, past: pa.Table | None, window_days: int) -> 
     if past is not None and past.num_rows:
         past = past.filter(pc.invert(pc.is_in(past[s.CONTACT_ID], value_set=current[s.CONTACT_ID].combine_chunks())))
         tables.append(pa.table({c: past[c] if c in past.column_names else pa.nulls(past.num_rows, current.schema.field(c).type) for c in names}))
-    codes = {c: _codes(pa.chunked_array([t[c] for t in tables])) for c in (s.CUSTOMER_ID, s.CHANNEL) if c in names}
+    codes = {c: _codes(_joined(tables, c)) for c in (s.CUSTOMER_ID, s.CHANNEL) if c in names}
     # times as UTC nanoseconds; a missing time goes last within its customer and repeats nothing
     times = [pc.fill_null(t[s.STARTED_AT].cast(pa.int64()), NO_TIME).to_numpy() for t in tables]
     time = np.concatenate(times) if len(times) > 1 else times[0]
-    ids = pa.chunked_array([t[s.CONTACT_ID] for t in tables])
+    ids = _joined(tables, s.CONTACT_ID)
     rank = pc.rank(ids, sort_keys="ascending", tiebreaker="dense").to_numpy()
     customer = codes[s.CUSTOMER_ID]
     known = np.flatnonzero(customer >= 0)
@@ -239,6 +239,10 @@ def repeat_flags(current: pa.Table, past: pa.Table | None, window_days: int) -> 
 
 NO_TIME = np.iinfo(np.int64).max
 DAY_NS = 86_400 * 10**9
+
+
+def _joined(tables: list[pa.Table], column: str) -> pa.ChunkedArray:
+    return pa.chunked_array([chunk for table in tables for chunk in table[column].chunks], type=tables[0].schema.field(column).type)
 
 
 def _codes(values: pa.ChunkedArray) -> np.ndarray:

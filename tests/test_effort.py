@@ -144,3 +144,9 @@ def test_effort_score_tracks_real_satisfaction_on_held_out_dialogues():
     assert figures["dialogues"] > 1000
     assert figures["effort_score"] <= -0.40
     assert figures["effort_score"] < figures["length_only"] - 0.1
+
+
+def test_no_contacts_have_no_repeats():
+    empty = contacts([]).iloc[:0]
+    repeat, switched = repeat_contacts(empty, empty, window_days=7)
+    assert repeat.empty and switched.empty
