@@ -240,7 +240,10 @@ class Spilled:
         return pd.concat(self.rejects, ignore_index=True)
 
     def discard(self) -> None:
+        """The spilled files, and the batch's columns held for them (not through the report)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        self.parts.clear()
+        self.timelines.clear()
 
 
 def ingest_chunks(
