@@ -11,6 +11,8 @@ are renamed into place only when all of them are written.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import shutil
@@ -35,10 +37,10 @@ import pyarrow.parquet as pq
 
 from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON, quiet_progress
-from pipeline.effort import REPEAT_MARKERS, effort_markers, raised_scores
+from pipeline.effort import REPEAT_MARKERS, TIMELINE_COLUMNS, effort_markers, raised_scores, timeline_table
 from pipeline.errors import PipelineError, ScoringError
 from pipeline.fastngrams import accelerate
-from pipeline.ingest import IngestResult, ingest_contacts
+from pipeline.ingest import IdSet, IngestResult, ingest_contacts
 from pipeline.io import atomic_path, escape_formulas, iter_contacts
 from pipeline.modelstore import LoadedModel, load_model
 from pipeline.pii import mask_pii_series
@@ -49,7 +51,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REPEAT_COLUMNS = (s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL)
 LOG_EVERY_S = 30.0
 
 
@@ -158,6 +159,29 @@ def _checked(work: Callable[[], pd.DataFrame]) -> pd.DataFrame:
         ) from None
 
 
+# ---------------------------------------------------------------- memory
+
+def release_memory() -> None:
+    """Hand freed memory back to the system: Arrow's allocator and glibc's heap keep what a
+    chunk's texts took after they are freed, in holes that other chunks' allocations pin, so
+    without this the process's resident size grows with the batch though its live data does
+    not. Nothing to do where the C library has no ``malloc_trim``."""
+    pa.default_memory_pool().release_unused()
+    if _C_LIBRARY is not None:
+        _C_LIBRARY.malloc_trim(0)
+
+
+def _c_library():
+    try:
+        library = ctypes.CDLL(ctypes.util.find_library("c"))
+        return library if hasattr(library, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_C_LIBRARY = _c_library()
+
+
 # ---------------------------------------------------------------- progress
 
 class Progress:
@@ -194,7 +218,8 @@ class Spilled:
 
     folder: Path
     parts: list[tuple[str, Path, np.ndarray]] = field(default_factory=list)  # key, file, batch positions
-    timelines: list[pd.DataFrame] = field(default_factory=list)
+    timelines: list[pa.Table] = field(default_factory=list)  # see effort.timeline_table
+    columns: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[s.CONTACT_ID]))  # no rows
     rejects: list[pd.DataFrame] = field(default_factory=list)
     read: int = 0
     scored: int = 0
@@ -202,9 +227,11 @@ class Spilled:
     truncated: int = 0
 
     @property
-    def timeline(self) -> pd.DataFrame:
+    def timeline(self) -> pa.Table:
         """The batch's repeat-contact columns, one row per scored contact, in batch order."""
-        return pd.concat(self.timelines, ignore_index=True) if self.timelines else pd.DataFrame(columns=[s.CONTACT_ID])
+        if not self.timelines:
+            return pa.table({s.CONTACT_ID: pa.array([], pa.string())})
+        return pa.concat_tables(self.timelines, promote_options="default")
 
     @property
     def all_rejects(self) -> pd.DataFrame:
@@ -213,23 +240,28 @@ class Spilled:
         return pd.concat(self.rejects, ignore_index=True)
 
     def discard(self) -> None:
+        """The spilled files, and the batch's columns held for them (not through the report)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        self.parts.clear()
+        self.timelines.clear()
 
 
 def ingest_chunks(
     files: list[Path], encoding: str | None, chunk_rows: int, ingest: Callable[..., IngestResult], spilled: Spilled
 ) -> Iterator[pd.DataFrame]:
     """Each input chunk's kept contacts; rejects, counts and repeat columns go to ``spilled``."""
-    earlier: dict[str, int] = {}
+    earlier = IdSet()
     for path in files:
         for raw in iter_contacts(path, encoding, chunk_rows):
             result = ingest(raw, earlier_rows=earlier)
-            earlier.update(result.first_rows)
+            earlier.add(result.first_ids, result.first_rows)
             spilled.read += len(raw)
             if len(result.rejects):
                 spilled.rejects.append(result.rejects)
             contacts = result.contacts
-            spilled.timelines.append(contacts[[c for c in REPEAT_COLUMNS if c in contacts.columns]])
+            if not spilled.timelines:
+                spilled.columns = contacts[[c for c in TIMELINE_COLUMNS if c in contacts.columns]].iloc[:0]
+            spilled.timelines.append(timeline_table(contacts))
             yield contacts
 
 
@@ -246,6 +278,7 @@ def spill_scores(
         spilled.unknown += int((scored[s.REASON] == UNKNOWN_REASON).sum())
         spilled.truncated += int(scored[s.TEXT_TRUNCATED].sum())
         progress.update(len(scored))
+        release_memory()
 
 
 def stream_scores(
@@ -280,11 +313,11 @@ def stream_scores(
 
 
 def ingest_with(
-    workspace: Workspace, required: tuple[str, ...], known_ids: frozenset[str], not_after: date | None = None
+    workspace: Workspace, required: tuple[str, ...], known_ids: IdSet | frozenset[str], not_after: date | None = None
 ) -> Callable[..., IngestResult]:
     config = workspace.config
 
-    def ingest(raw: pd.DataFrame, earlier_rows: dict[str, int]) -> IngestResult:
+    def ingest(raw: pd.DataFrame, earlier_rows: IdSet) -> IngestResult:
         return ingest_contacts(
             raw, config.columns, config.ingest, required=required, known_ids=known_ids, not_after=not_after, earlier_rows=earlier_rows
         )

@@ -24,6 +24,8 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import re2
 
 from pipeline import schemas as s
@@ -202,36 +204,87 @@ def text_markers(texts: pd.Series) -> pd.DataFrame:
     return text_signals(texts)[list(s.EFFORT_MARKERS)]
 
 
+TIMELINE_COLUMNS = (s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL)
+
+
+def timeline_table(contacts: pd.DataFrame) -> pa.Table:
+    """What repeat contacts need of ``contacts`` (id, customer, time, channel when present), as
+    Arrow columns: a few dozen bytes a contact where pandas' Python strings take hundreds.
+    Times keep the time zone they have (text is read as UTC, as ``pd.to_datetime`` does)."""
+    columns = {}
+    for column in (c for c in TIMELINE_COLUMNS if c in contacts.columns):
+        values = contacts[column]
+        if column == s.STARTED_AT:
+            times = values if isinstance(values.dtype, pd.DatetimeTZDtype) else pd.to_datetime(values, utc=True)
+            columns[column] = pa.array(times, from_pandas=True)
+        else:
+            text = values if values.map(type).eq(str).all() else values.map(lambda v: None if pd.isna(v) else str(v))
+            columns[column] = pa.array(text, type=pa.string(), from_pandas=True)
+    return pa.table(columns)
+
+
 def repeat_contacts(contacts: pd.DataFrame, history: pd.DataFrame | None, window_days: int) -> tuple[pd.Series, pd.Series]:
     """Whether each contact's customer had another contact in the previous ``window_days``,
     and whether that one came through a different channel (channel switch)."""
-    empty = pd.Series(False, index=contacts.index)
     if s.CUSTOMER_ID not in contacts.columns:
+        empty = pd.Series(False, index=contacts.index)
         return empty, empty
-    columns = [s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT] + ([s.CHANNEL] if s.CHANNEL in contacts.columns else [])
-    current = contacts[columns].assign(_current=True, _index=contacts.index)
-    frames = [current]
-    if history is not None and len(history) and s.CUSTOMER_ID in history.columns:
-        past = history[[c for c in columns if c in history.columns]]
-        past = past[~past[s.CONTACT_ID].isin(contacts[s.CONTACT_ID])]
-        frames.append(past.assign(_current=False, _index=-1))
-    timeline = pd.concat(frames, ignore_index=True)
-    timeline = timeline[timeline[s.CUSTOMER_ID].notna()]
-    timeline[s.STARTED_AT] = pd.to_datetime(timeline[s.STARTED_AT], utc=True)
-    timeline = timeline.sort_values([s.CUSTOMER_ID, s.STARTED_AT, s.CONTACT_ID], kind="mergesort")
-    same_customer = timeline[s.CUSTOMER_ID].eq(timeline[s.CUSTOMER_ID].shift())
-    gap = timeline[s.STARTED_AT] - timeline[s.STARTED_AT].shift()
-    repeat = same_customer & (gap <= pd.Timedelta(days=window_days))
-    if s.CHANNEL in timeline.columns:
-        switched = repeat & timeline[s.CHANNEL].ne(timeline[s.CHANNEL].shift()) & timeline[s.CHANNEL].notna()
-    else:
-        switched = repeat & False
-    mine = timeline["_current"].to_numpy(dtype=bool)
-    index = timeline["_index"].to_numpy()[mine]
-    return (
-        pd.Series(repeat.to_numpy()[mine], index=index).reindex(contacts.index, fill_value=False),
-        pd.Series(switched.to_numpy()[mine], index=index).reindex(contacts.index, fill_value=False),
+    past = None if history is None or not len(history) or s.CUSTOMER_ID not in history.columns else timeline_table(history)
+    repeat, switched = repeat_flags(timeline_table(contacts), past, window_days)
+    return pd.Series(repeat, index=contacts.index), pd.Series(switched, index=contacts.index)
+
+
+def repeat_flags(current: pa.Table, past: pa.Table | None, window_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`repeat_contacts` on :func:`timeline_table` columns: the flags of ``current``'s rows.
+
+    Each customer's contacts, ``current``'s and ``past``'s (but those with an id of
+    ``current``: a rerun's own), are put in order of time, then id; a contact within
+    ``window_days`` of the customer's one before it is a repeat, and a channel switch when
+    that one came through another channel.
+    """
+    if s.CUSTOMER_ID not in current.column_names or s.STARTED_AT not in current.column_names:  # no time, no repeat
+        return np.zeros(current.num_rows, dtype=bool), np.zeros(current.num_rows, dtype=bool)
+    names = [c for c in TIMELINE_COLUMNS if c in current.column_names]
+    tables = [current]
+    if past is not None and past.num_rows:
+        past = past.filter(pc.invert(pc.is_in(past[s.CONTACT_ID], value_set=current[s.CONTACT_ID].combine_chunks())))
+        tables.append(pa.table({c: past[c] if c in past.column_names else pa.nulls(past.num_rows, current.schema.field(c).type) for c in names}))
+    codes = {c: _codes(_joined(tables, c)) for c in (s.CUSTOMER_ID, s.CHANNEL) if c in names}
+    # times as UTC nanoseconds; a missing time goes last within its customer and repeats nothing
+    times = [pc.fill_null(t[s.STARTED_AT].cast(pa.int64()), NO_TIME).to_numpy() for t in tables]
+    time = np.concatenate(times) if len(times) > 1 else times[0]
+    ids = _joined(tables, s.CONTACT_ID)
+    rank = pc.rank(ids, sort_keys="ascending", tiebreaker="dense").to_numpy()
+    customer = codes[s.CUSTOMER_ID]
+    known = np.flatnonzero(customer >= 0)
+    order = known[np.lexsort((rank[known], time[known], customer[known]))]  # stable, as the ties came
+    customer, time = customer[order], time[order]
+    repeat = np.zeros(len(order), dtype=bool)
+    repeat[1:] = (
+        (customer[1:] == customer[:-1]) & (time[1:] != NO_TIME) & (time[:-1] != NO_TIME)
+        & (time[1:] - time[:-1] <= window_days * DAY_NS)
     )
+    switched = np.zeros(len(order), dtype=bool)
+    if s.CHANNEL in codes:
+        channel = codes[s.CHANNEL][order]
+        switched[1:] = repeat[1:] & (channel[1:] != channel[:-1]) & (channel[1:] >= 0)
+    flags = np.zeros((2, ids.length()), dtype=bool)
+    flags[:, order] = repeat, switched
+    return flags[0, : current.num_rows], flags[1, : current.num_rows]
+
+
+NO_TIME = np.iinfo(np.int64).max
+DAY_NS = 86_400 * 10**9
+
+
+def _joined(tables: list[pa.Table], column: str) -> pa.ChunkedArray:
+    return pa.chunked_array([chunk for table in tables for chunk in table[column].chunks], type=tables[0].schema.field(column).type)
+
+
+def _codes(values: pa.ChunkedArray) -> np.ndarray:
+    """One integer per distinct value, -1 for a missing one."""
+    encoded = values.combine_chunks().dictionary_encode()
+    return pc.fill_null(encoded.indices.cast(pa.int64()), -1).to_numpy()
 
 
 def detect_effort(contacts: pd.DataFrame, settings: EffortSettings, history: pd.DataFrame | None = None) -> pd.DataFrame:

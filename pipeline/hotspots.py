@@ -45,6 +45,13 @@ class Window:
     def as_of_text(self) -> str:
         return self.as_of.isoformat()
 
+    def rows(self, scored: pd.DataFrame, dates: list[str] | None = None) -> pd.DataFrame:
+        """The rows of ``scored`` on ``dates`` (by default the window's days and the as-of day):
+        ``scored`` itself when all of them are, so a window of millions is not copied (the
+        stages only read these frames)."""
+        on = scored[s.CONTACT_DATE].isin([*self.history_dates, self.as_of_text] if dates is None else dates)
+        return scored if on.all() else scored[on]
+
 
 def count_contacts(scored: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Contacts per contact date × group, one row each (``contacts``): the aggregate behind the
@@ -138,8 +145,8 @@ def find_hotspots(
     when an engine has counted already; by default they are counted here.
     """
     window = Window(as_of, settings.baseline_days)
-    in_window = scored[scored[s.CONTACT_DATE].isin([*window.history_dates, window.as_of_text])]
-    day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
+    in_window = window.rows(scored)
+    day = window.rows(in_window, [window.as_of_text])
     if counts is None:
         counts = {tuple(by): count_contacts(in_window, by) for by in group_keys(settings, scored.columns)}
     all_history = daily_counts(counts[()], window.history_dates, [])["all"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -28,12 +28,75 @@ TRUE_WORDS = {"true", "1", "yes", "y", "t", "是", "已解决", "已解決"}
 FALSE_WORDS = {"false", "0", "no", "n", "f", "否", "未解决", "未解決"}
 
 
+HASH_KEYS = ("contact-reasons1", "contact-reasons2")  # two independent 64-bit hashes: 128 bits an id
+KEY = np.dtype([("first", np.uint64), ("second", np.uint64)])
+
+
+class IdSet:
+    """Contact ids, each with a number (the source row of its first valid row), held as two
+    independent 64-bit hashes an id in a few sorted arrays: 24 bytes an id where a dict of
+    Python strings takes about 150, so the ids of a batch of millions, or of the whole store,
+    stay small. Two ids are taken as one only when all 128 bits agree (a chance of about
+    1e-26 for a million ids against 30 million)."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []  # sorted keys, their numbers
+
+    @classmethod
+    def of(cls, ids: Iterable[str]) -> IdSet:
+        known = cls()
+        known.add(pd.Series(list(ids), dtype=object))
+        return known
+
+    def __len__(self) -> int:
+        return sum(len(keys) for keys, _ in self.runs)
+
+    def add(self, ids: pd.Series, numbers: np.ndarray | None = None) -> None:
+        if not len(ids):
+            return
+        numbers = np.full(len(ids), -1, dtype=np.int64) if numbers is None else np.asarray(numbers, dtype=np.int64)
+        self.runs.append(_sorted_run(_keys(ids), numbers))
+        # runs of about doubling size: a lookup searches few arrays, each id is re-sorted log(n) times
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (keys, numbers), (more_keys, more_numbers) = self.runs.pop(-2), self.runs.pop()
+            self.runs.append(_sorted_run(np.concatenate([keys, more_keys]), np.concatenate([numbers, more_numbers])))
+
+    def numbers(self, ids: pd.Series) -> pd.Series:
+        """Each id's number, missing where the id is not held (ids may be missing)."""
+        found = np.full(len(ids), -1, dtype=np.int64)
+        held = np.zeros(len(ids), dtype=bool)
+        if len(ids) and self.runs:
+            wanted = _keys(ids)
+            for keys, numbers in self.runs:
+                at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+                hit = ~held & (keys[at] == wanted)
+                found[hit], held[hit] = numbers[at[hit]], True
+        return pd.Series(found, index=ids.index).where(held & ids.notna().to_numpy())
+
+    def contains(self, ids: pd.Series) -> pd.Series:
+        return self.numbers(ids).notna()
+
+
+def _keys(ids: pd.Series) -> np.ndarray:
+    values = ids.fillna("").astype(str).to_numpy(dtype=object)
+    keys = np.empty(len(values), dtype=KEY)
+    for name, hash_key in zip(KEY.names, HASH_KEYS, strict=True):
+        keys[name] = pd.util.hash_array(values, hash_key=hash_key, categorize=False)
+    return keys
+
+
+def _sorted_run(keys: np.ndarray, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.lexsort((keys["second"], keys["first"]))
+    return keys[order], numbers[order]
+
+
 @dataclass(frozen=True)
 class IngestResult:
     contacts: pd.DataFrame
     rejects: pd.DataFrame
-    # id → source row of each id's first valid row here: a later chunk's ``earlier_rows``
-    first_rows: dict[str, int] = field(default_factory=dict)
+    # each id's first valid row here, and its source row: for a later chunk's ``earlier_rows``
+    first_ids: pd.Series
+    first_rows: np.ndarray
 
 
 def rename_columns(raw: pd.DataFrame, columns: ColumnSettings) -> pd.DataFrame:
@@ -57,14 +120,15 @@ def ingest_contacts(
     settings: IngestSettings,
     *,
     required: tuple[str, ...] = s.REQUIRED_COLUMNS,
-    known_ids: frozenset[str] = frozenset(),
+    known_ids: IdSet | Collection[str] = frozenset(),
     not_after: date | None = None,
-    earlier_rows: Mapping[str, int] | None = None,
+    earlier_rows: IdSet | None = None,
 ) -> IngestResult:
     """Validate renamed raw rows; ``known_ids`` are ids already stored by earlier runs, and a
     contact dated after ``not_after`` is rejected (a clock or export error).
 
-    ``earlier_rows`` (id → source row) are the ids seen in earlier chunks of the same batch.
+    ``earlier_rows`` holds the ids seen in earlier chunks of the same batch, numbered by the
+    source row of their first valid row (see :attr:`IngestResult.first_rows`).
     """
     frame = rename_columns(raw, columns)
     check_columns(frame, required, str(frame["source_file"].iloc[0]) if len(frame) else "input")
@@ -92,19 +156,18 @@ def ingest_contacts(
     else:
         started = pd.Series(pd.NaT, index=frame.index)
 
-    if earlier_rows:
-        again = (reasons == "") & ids.isin(earlier_rows.keys())
-        reasons[again] = (
-            "duplicate contact_id in this batch (first at row " + ids[again].map(earlier_rows).astype(str) + ")"
-        )
+    if earlier_rows is not None and len(earlier_rows):
+        first_at = earlier_rows.numbers(ids)
+        again = (reasons == "") & first_at.notna()
+        reasons[again] = "duplicate contact_id in this batch (first at row " + first_at[again].astype("int64").astype(str) + ")"
     first_seen = ids.where(reasons == "").dropna()
     duplicated = first_seen.duplicated(keep="first")
     first_row = frame.loc[first_seen.index, s.SOURCE_ROW].groupby(first_seen.values).transform("first")
     reasons[duplicated[duplicated].index] = (
         "duplicate contact_id in this batch (first at row " + first_row[duplicated].astype(str) + ")"
     )
-    if known_ids:
-        stored = (reasons == "") & ids.isin(known_ids)
+    if len(known_ids):
+        stored = (reasons == "") & (known_ids.contains(ids) if isinstance(known_ids, IdSet) else ids.isin(known_ids))
         reasons[stored] = "contact_id already stored by an earlier run"
 
     rejected = reasons != ""
@@ -132,7 +195,7 @@ def ingest_contacts(
         len(frame), len(kept), len(rejects), int(truncated.sum()),
     )
     first = first_seen[~duplicated]
-    return IngestResult(kept.reset_index(drop=True), rejects, dict(zip(first, frame.loc[first.index, s.SOURCE_ROW])))
+    return IngestResult(kept.reset_index(drop=True), rejects, first, frame.loc[first.index, s.SOURCE_ROW].to_numpy())
 
 
 def clean_id(value: object) -> str | None:

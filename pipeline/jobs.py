@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import __version__
 from pipeline import schemas as s
@@ -31,10 +33,12 @@ from pipeline.config import (
     tracking_uri,
     worker_count,
 )
-from pipeline.batch import Spilled, by_contact_date, finish_parts, ingest_with, score_chunk, stale_spills, stream_scores, whole
-from pipeline.effort import add_repeat_markers, repeat_contacts
+from pipeline.batch import (
+    Spilled, by_contact_date, finish_parts, ingest_with, release_memory, score_chunk, stale_spills, stream_scores, whole,
+)
+from pipeline.effort import add_repeat_markers, repeat_contacts, repeat_flags
 from pipeline.errors import InputError, PromotionRefused, RejectsExceeded
-from pipeline.ingest import rename_columns
+from pipeline.ingest import IdSet, rename_columns
 from pipeline.io import find_input_files, input_fingerprints, read_contacts, read_denominator, write_csv, write_json, write_table, read_table
 from pipeline.modelstore import (
     METADATA_FILE,
@@ -49,7 +53,7 @@ from pipeline.modelstore import (
 from pipeline.quadrants import reason_table
 from pipeline.report import build_report, report_columns, write_report
 from pipeline.runlock import exclusive_run
-from pipeline.store import StoredTexts, batch_path, drop_stale, read_store, stored_ids
+from pipeline.store import StoredTexts, batch_path, drop_stale, read_store, read_timelines, stored_ids
 from pipeline.tokenize import Tokenizer, read_stopwords, read_user_words, words_hash
 from pipeline.train import evaluate_predictions, per_class_table, train_classifier
 
@@ -316,28 +320,25 @@ def lookback_days(first: date, last: date, window_days: int) -> list[str]:
 
 
 def batch_repeats(
-    workspace: Workspace, timeline: pd.DataFrame, store: Path | None, except_batch: str | None = None
+    workspace: Workspace, timeline: pa.Table, store: Path | None, except_batch: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Repeat contact and channel switch for each contact of a batch (its small columns, in
-    batch order), against each other and the stored days a repeat can look back to (without
-    ``except_batch``, the batch a rerun replaces)."""
+    """Repeat contact and channel switch for each contact of a batch (its small columns, see
+    :func:`effort.timeline_table`, in batch order), against each other and the stored days a
+    repeat can look back to (without ``except_batch``, the batch a rerun replaces)."""
     recent = None
     window_days = workspace.config.effort.repeat_window_days
-    if store is not None and len(timeline) and s.CUSTOMER_ID in timeline.columns:
-        days = lookback_days(timeline[s.STARTED_AT].min().date(), timeline[s.STARTED_AT].max().date(), window_days)
+    if store is not None and timeline.num_rows and s.CUSTOMER_ID in timeline.column_names:
+        started = timeline[s.STARTED_AT].to_pandas()
+        days = lookback_days(started.min().date(), started.max().date(), window_days)
         # only the batch's customers' contacts can make a repeat: a week at a million a day stays small
-        customers = timeline[s.CUSTOMER_ID].dropna().unique().tolist()
-        recent = None if not customers else read_store(
-            store, dates=days, columns=[s.CONTACT_ID, s.CUSTOMER_ID, s.STARTED_AT, s.CHANNEL], where_in=(s.CUSTOMER_ID, customers),
-            except_batch=except_batch,
-        )
-    repeat, switched = repeat_contacts(timeline, recent, window_days)
-    return repeat.to_numpy(dtype=bool), switched.to_numpy(dtype=bool)
+        customers = pc.unique(timeline[s.CUSTOMER_ID]).drop_null()
+        recent = None if not len(customers) else read_timelines(store, days, customers, except_batch)
+    return repeat_flags(timeline, recent, window_days)
 
 
 def score_batch(
     workspace: Workspace, model: LoadedModel, files: list[Path], encoding: str | None, *,
-    required: tuple[str, ...], known_ids: frozenset[str], key_of, spill_root: Path, not_after: date | None = None,
+    required: tuple[str, ...], known_ids: IdSet | frozenset[str], key_of, spill_root: Path, not_after: date | None = None,
 ) -> Spilled:
     return stream_scores(
         workspace, model, files, encoding=encoding or workspace.config.ingest.encoding,
@@ -380,7 +381,7 @@ def score_job(
         if spilled.parts:
             finish_parts(spilled, repeat, switched, lambda key: output)
         else:  # nothing scored: an empty file with the input's columns
-            write_table(spilled.timeline.iloc[:0], output)
+            write_table(spilled.columns, output)
     finally:
         spilled.discard()
     return {"read": spilled.read, "scored": spilled.scored, "rejected": len(rejects), "output": str(output), "rejects": str(rejects_path)}
@@ -599,8 +600,10 @@ def run_job(
             log.info("store - batch %s: %d contacts in %d partitions", night.batch, spilled.scored, len(written))
     finally:
         spilled.discard()
+    release_memory()  # the batch's, before the report's
     with timer("report"):
-        history = read_store(night.store, dates=night.window, columns=report_columns(config))
+        history = read_store(night.store, dates=night.window, columns=report_columns(config), arrow_ids=True)
+        release_memory()
         labels = tuple(model.metadata.get("labels", ()))
         report = build_report(
             history, run_date, workspace.reasons(labels), config, workspace.tokenizer(), night.denominator,

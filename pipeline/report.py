@@ -81,7 +81,7 @@ def build_report(
     """
     settings = config.hotspots
     window = Window(as_of, settings.baseline_days)
-    in_window = scored[scored[s.CONTACT_DATE].isin([*window.history_dates, window.as_of_text])]
+    in_window = window.rows(scored)
     texts_of = texts or (lambda index: in_window.loc[index, s.TEXT])
     hotspots = find_hotspots(in_window, as_of, reasons, settings, config.effort, config.cost, counts)
     samples = phrase_samples(hotspots, in_window, as_of, settings, config.runtime.phrase_sample, config.model.seed)
@@ -90,7 +90,7 @@ def build_report(
     # interned: the samples' tokens repeat a small vocabulary; one copy of each word, not millions
     tokens = pd.Series([list(map(sys.intern, tokenizer(text))) for text in prepared], index=needed, dtype=object)
     hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings, samples)
-    day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
+    day = window.rows(in_window, [window.as_of_text])
     hotspots = hotspots.assign(predicted_by=hotspots[s.REASON].map(reason_sources(day)).fillna(""))
     new_reasons = new_reason_proposals(day, texts_of, tokens, tokenizer, config)
     reason_rows = hotspots[hotspots["segment"] == ""]
@@ -181,11 +181,12 @@ def quadrant_summary(reason_rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def root_cause_summary(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame) -> pd.DataFrame:
-    day = in_window[in_window[s.CONTACT_DATE] == window.as_of_text]
-    history = in_window[in_window[s.CONTACT_DATE].isin(window.history_dates)]
-    days_with_data = max(history[s.CONTACT_DATE].nunique(), 1)
+    day = window.rows(in_window, [window.as_of_text])
+    in_history = in_window[s.CONTACT_DATE].isin(window.history_dates)  # counted, not copied
+    days_with_data = max(in_window.loc[in_history, s.CONTACT_DATE].nunique(), 1)
     today = day.groupby(s.ROOT_CAUSE).size()
-    baseline = history.groupby(s.ROOT_CAUSE).size() / days_with_data
+    causes_before = in_window.loc[in_history, s.ROOT_CAUSE]
+    baseline = causes_before.groupby(causes_before).size() / days_with_data
     owners = reasons.drop_duplicates("default_root_cause").set_index("default_root_cause")["owner"]
     causes = today.index.union(baseline.index)
     names = reasons.set_index("reason")[["name_en"]]
@@ -225,7 +226,8 @@ def review_queue(
     day: pd.DataFrame, size: int, order_patterns: list[str], texts: Callable[[pd.Index], pd.Series] | None = None
 ) -> pd.DataFrame:
     """Contacts a person should look at: unknown first, then the least confident."""
-    ranked = day.sort_values(s.CONFIDENCE, kind="mergesort").head(size)
+    # the order of the confidences alone: sorting the whole day would copy every column of it
+    ranked = day.iloc[day[s.CONFIDENCE].reset_index(drop=True).sort_values(kind="mergesort").index[:size]]
     text = texts(ranked.index) if texts is not None else ranked[s.TEXT]
     why = [
         f"not recognised: confidence {c:.2f} below the model's threshold" if r == UNKNOWN_REASON else f"low confidence {c:.2f}"

@@ -14,9 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import schemas as s
+from pipeline.effort import TIMELINE_COLUMNS
+from pipeline.ingest import IdSet
 
 log = logging.getLogger(__name__)
 
@@ -55,32 +58,51 @@ def read_store(
     dates: list[str] | None = None,
     columns: list[str] | None = None,
     skip: tuple[str, ...] = (),
-    where_in: tuple[str, list] | None = None,
     except_batch: str | None = None,
+    arrow_ids: bool = False,
 ) -> pd.DataFrame:
     """Scored contacts of the given dates (all dates when None), with ``contact_date``.
 
     ``skip`` leaves out columns (the text, which :class:`StoredTexts` fetches row by row);
-    ``where_in`` = (column, values) keeps only the rows whose column holds one of the values
-    (files without that column give none), filtered while reading; ``except_batch``: see
-    :func:`store_files`.
+    ``except_batch``: see :func:`store_files`. ``arrow_ids`` keeps ``contact_id`` in Arrow
+    (``string[pyarrow]``): some 15 bytes an id where a Python string takes 60 or more, for a
+    window of millions.
     """
     frames = []
     for contact_date, path in store_files(store, dates, except_batch):
         # optional columns (customer_id, channel …) are absent when the input had none
-        schema = pq.read_schema(path)
-        names = schema.names
+        names = pq.read_schema(path).names
         present = [c for c in (names if columns is None else columns) if c in names and c not in skip]
-        if where_in is None:
-            frame = pd.read_parquet(path, columns=present)
-        elif where_in[0] in names and schema.field(where_in[0]).type != pa.null():  # null: a column never filled
-            frame = pq.read_table(path, columns=present, filters=[(where_in[0], "in", list(where_in[1]))]).to_pandas()
+        table = pq.read_table(path, columns=present, use_pandas_metadata=True)  # as pd.read_parquet reads
+        if arrow_ids and s.CONTACT_ID in present:
+            frame = table.drop_columns([s.CONTACT_ID]).to_pandas()
+            frame.insert(present.index(s.CONTACT_ID), s.CONTACT_ID, pd.arrays.ArrowStringArray(table[s.CONTACT_ID].cast(pa.string())))
         else:
-            continue
-        frames.append(frame.assign(**{s.CONTACT_DATE: contact_date}))
+            frame = table.to_pandas()
+        del table
+        frame[s.CONTACT_DATE] = contact_date
+        frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=[*(c for c in columns or [] if c != s.CONTACT_DATE), s.CONTACT_DATE])
-    return pd.concat(frames, ignore_index=True)
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def read_timelines(store: Path, dates: list[str], customers: pa.Array, except_batch: str | None = None) -> pa.Table | None:
+    """The stored contacts of ``customers`` on ``dates`` (see :func:`store_files`) as
+    :func:`pipeline.effort.timeline_table` columns, read as Arrow: no row becomes a Python
+    object but the times, one file at a time."""
+    tables = []
+    for _, path in store_files(store, dates, except_batch):
+        schema = pq.read_schema(path)
+        if s.CUSTOMER_ID not in schema.names or schema.field(s.CUSTOMER_ID).type == pa.null():  # null: never filled
+            continue
+        present = [c for c in TIMELINE_COLUMNS if c in schema.names]
+        table = pq.read_table(path, columns=present, filters=pc.field(s.CUSTOMER_ID).isin(customers))
+        columns = {c: table[c].cast(pa.string()) for c in present if c != s.STARTED_AT}
+        if s.STARTED_AT in present:
+            columns[s.STARTED_AT] = pa.array(pd.to_datetime(table[s.STARTED_AT].to_pandas(), utc=True), from_pandas=True)
+        tables.append(pa.table({c: columns[c] for c in present}))
+    return pa.concat_tables(tables, promote_options="default") if tables else None
 
 
 class StoredTexts:
@@ -114,10 +136,10 @@ class StoredTexts:
         return pd.Series(texts, index=index, dtype=object, name=self.column)
 
 
-def stored_ids(store: Path, except_batch: str) -> frozenset[str]:
+def stored_ids(store: Path, except_batch: str) -> IdSet:
     """Contact ids stored by every batch but ``except_batch`` (which a rerun replaces)."""
-    ids: set[str] = set()
+    ids = IdSet()
     for path in Path(store).glob(f"{PARTITION}*/batch=*.parquet"):
         if path.name != f"batch={except_batch}.parquet":
-            ids.update(pd.read_parquet(path, columns=[s.CONTACT_ID])[s.CONTACT_ID].astype(str))
-    return frozenset(ids)
+            ids.add(pd.read_parquet(path, columns=[s.CONTACT_ID])[s.CONTACT_ID].astype(str))
+    return ids

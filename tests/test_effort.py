@@ -167,3 +167,9 @@ def test_a_cue_re2_would_read_differently_is_refused():
 
     with pytest.raises(ValueError, match="RE2 reads differently"):
         CueSet({"long_wait": r"waited\s+long"})
+
+
+def test_no_contacts_have_no_repeats():
+    empty = contacts([]).iloc[:0]
+    repeat, switched = repeat_contacts(empty, empty, window_days=7)
+    assert repeat.empty and switched.empty

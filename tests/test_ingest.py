@@ -1,9 +1,10 @@
+import numpy as np
 import pandas as pd
 import pytest
 
 from pipeline.config import ColumnSettings, IngestSettings
 from pipeline.errors import InputError
-from pipeline.ingest import ingest_contacts, parse_timestamps
+from pipeline.ingest import IdSet, ingest_contacts, parse_timestamps
 
 
 def raw(rows, columns=("contact_id", "text", "started_at")):
@@ -75,3 +76,24 @@ def test_control_characters_are_removed_and_metadata_typed():
     assert contact["handle_time_s"] == 12.5
     assert contact["resolved"] is True or contact["resolved"] == True  # noqa: E712 (pandas boolean)
     assert contact["channel"] == "phone"
+
+
+def test_id_set_numbers_the_ids_it_holds_across_many_additions():
+    held = IdSet()
+    for start in range(0, 1000, 70):  # chunks of a batch: several sorted runs, merged as they grow
+        ids = [f"C{i}" for i in range(start, min(start + 70, 1000))]
+        held.add(pd.Series(ids, dtype=object), np.arange(start, start + len(ids)) + 2)
+    asked = pd.Series(["C0", "C999", "C1000", None, "c5", "C512"], dtype=object)
+    numbers = held.numbers(asked)
+    assert numbers.isna().tolist() == [False, False, True, True, True, False]
+    assert numbers.dropna().astype(int).tolist() == [2, 1001, 514]
+    assert len(held) == 1000 and len(held.runs) < 6
+
+
+def test_an_id_in_an_earlier_chunk_is_a_duplicate_naming_its_first_row():
+    first = ingest(raw([("1", "a", "2026-11-20"), ("2", "b", "2026-11-20")]))
+    earlier = IdSet()
+    earlier.add(first.first_ids, first.first_rows)
+    second = ingest(raw([("2", "c", "2026-11-20"), ("3", "d", "2026-11-20")]), earlier_rows=earlier)
+    assert second.rejects["reason_rejected"].tolist() == ["duplicate contact_id in this batch (first at row 2)"]
+    assert second.contacts["contact_id"].tolist() == ["3"]
