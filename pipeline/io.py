@@ -199,8 +199,13 @@ def _record_blocks(text, quoted: bool) -> Iterator[str]:
     while piece := text.read(BLOCK_CHARS):
         buffer += piece
         cut = buffer.rfind("\n")
-        while cut >= 0 and quoted and buffer.count('"', 0, cut) % 2:
-            cut = buffer.rfind("\n", 0, cut)
+        if quoted and cut >= 0:
+            # walk back to a line break outside quotes, counting each stretch's quotes once
+            quotes = buffer.count('"', 0, cut)
+            while cut >= 0 and quotes % 2:
+                previous = buffer.rfind("\n", 0, cut)
+                quotes -= buffer.count('"', max(previous, 0), cut)
+                cut = previous
         if cut >= 0:
             yield buffer[: cut + 1]
             buffer, yielded = buffer[cut + 1 :], True

@@ -31,7 +31,7 @@ from pipeline.io import staged_folder, write_csv, write_json, write_text
 from pipeline.normalize import prepare_texts
 from pipeline.pii import mask_pii_series
 from pipeline.predict import CANDIDATE
-from pipeline.selfservice import self_service_candidates
+from pipeline.selfservice import self_service_candidates, self_service_members
 from pipeline.tokenize import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -86,13 +86,20 @@ def build_report(
     hotspots = find_hotspots(in_window, as_of, reasons, settings, config.effort, config.cost, counts)
     samples = phrase_samples(hotspots, in_window, as_of, settings, config.runtime.phrase_sample, config.model.seed)
     needed = pd.Index(sorted({i for pair in samples for side in pair for i in side}), dtype=in_window.index.dtype)
+    day = window.rows(in_window, [window.as_of_text])
+    queued = review_rows(day, settings.review_queue_size)
+    clustered = new_reason_rows(day, config.runtime.phrase_sample, config.model.seed)
+    compared = self_service_members(in_window, hotspots[hotspots["segment"] == ""], config.model.seed)
+    # every text the report reads, fetched at once: from a large store each fetch reads the
+    # row groups holding its rows, and random samples touch nearly all of them
+    fetched = texts_of(needed.union(queued).union(clustered).append([*compared.values()]).unique())
+    texts_of = lambda index: fetched.loc[index]  # noqa: E731
     prepared = prepare_texts(texts_of(needed), view=config.normalize.view, to_simplified=config.normalize.to_simplified)
     # interned: the samples' tokens repeat a small vocabulary; one copy of each word, not millions
     tokens = pd.Series([list(map(sys.intern, tokenizer(text))) for text in prepared], index=needed, dtype=object)
     hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings, samples)
-    day = window.rows(in_window, [window.as_of_text])
     hotspots = hotspots.assign(predicted_by=hotspots[s.REASON].map(reason_sources(day)).fillna(""))
-    new_reasons = new_reason_proposals(day, texts_of, tokens, tokenizer, config)
+    new_reasons = new_reason_proposals(day, clustered, texts_of, tokens, tokenizer, config)
     reason_rows = hotspots[hotspots["segment"] == ""]
     columns = list(HOTSPOT_COLUMNS)
     if denominator is not None:
@@ -103,26 +110,32 @@ def build_report(
         "quadrants": quadrant_summary(reason_rows),
         "root_causes": root_cause_summary(in_window, window, reasons),
         "trend": trend_table(in_window, window, reasons, denominator),
-        "self_service": self_service_candidates(in_window, reason_rows, config.model.seed, texts_of),
-        "review_queue": review_queue(day, settings.review_queue_size, config.normalize.order_number_patterns, texts_of),
+        "self_service": self_service_candidates(in_window, reason_rows, config.model.seed, texts_of, compared),
+        "review_queue": review_queue(day.loc[queued], settings.review_queue_size, config.normalize.order_number_patterns, texts_of),
         "new_reasons": new_reasons,
     }
     return Report(as_of, tables, render_html(tables, as_of, config.quadrant_cutoff))
 
 
-def new_reason_proposals(
-    day: pd.DataFrame, texts_of: Callable[[pd.Index], pd.Series], tokens: pd.Series, tokenizer: Tokenizer, config: PipelineConfig
-) -> pd.DataFrame:
-    """``new_reasons.csv``: the day's unknown contacts (at most ``runtime.phrase_sample`` of them)
-    clustered against a sample of the day of the same size; texts fetched only for those rows."""
-    limit, seed = config.runtime.phrase_sample, config.model.seed
+def new_reason_rows(day: pd.DataFrame, limit: int, seed: int) -> pd.Index:
+    """The rows ``new_reasons.csv`` clusters: the day's unknown contacts (at most ``limit``) and a
+    sample of the rest of the day of the same size, in the day's order."""
     unknown = day.index[day[s.REASON] == UNKNOWN_REASON]
     if len(unknown) > limit:
         unknown = pd.Index(sorted(pd.Series(unknown).sample(limit, random_state=seed)), dtype=day.index.dtype)
     others = day.index.difference(unknown)
     if len(others) > limit:
         others = pd.Index(pd.Series(others).sample(limit, random_state=seed), dtype=day.index.dtype)
-    rows = day.index[day.index.isin(unknown.union(others))]
+    return day.index[day.index.isin(unknown.union(others))]
+
+
+def new_reason_proposals(
+    day: pd.DataFrame, rows: pd.Index, texts_of: Callable[[pd.Index], pd.Series], tokens: pd.Series, tokenizer: Tokenizer,
+    config: PipelineConfig,
+) -> pd.DataFrame:
+    """``new_reasons.csv``: the day's ``rows`` (:func:`new_reason_rows`) clustered; texts fetched
+    only for those rows."""
+    seed = config.model.seed
     sample = day.loc[rows].assign(**{s.TEXT: texts_of(rows)})
     missing = rows.difference(tokens.index)
     prepared = prepare_texts(sample.loc[missing, s.TEXT], view=config.normalize.view, to_simplified=config.normalize.to_simplified)
@@ -222,12 +235,18 @@ def trend_table(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame, 
     return long.sort_values(["date", s.REASON], kind="mergesort").reset_index(drop=True)
 
 
+def review_rows(day: pd.DataFrame, size: int) -> pd.Index:
+    """The ``size`` least confident rows of the day (unknown ones are below the threshold), in
+    that order."""
+    # the order of the confidences alone: sorting the whole day would copy every column of it
+    return day.index[day[s.CONFIDENCE].reset_index(drop=True).sort_values(kind="mergesort").index[:size]]
+
+
 def review_queue(
     day: pd.DataFrame, size: int, order_patterns: list[str], texts: Callable[[pd.Index], pd.Series] | None = None
 ) -> pd.DataFrame:
     """Contacts a person should look at: unknown first, then the least confident."""
-    # the order of the confidences alone: sorting the whole day would copy every column of it
-    ranked = day.iloc[day[s.CONFIDENCE].reset_index(drop=True).sort_values(kind="mergesort").index[:size]]
+    ranked = day.loc[review_rows(day, size)]
     text = texts(ranked.index) if texts is not None else ranked[s.TEXT]
     why = [
         f"not recognised: confidence {c:.2f} below the model's threshold" if r == UNKNOWN_REASON else f"low confidence {c:.2f}"

@@ -38,23 +38,36 @@ def answer_alikeness(answers: list[str]) -> float:
     return float((vectors @ centroid).mean() / norm) if norm else 0.0
 
 
+def self_service_members(in_window: pd.DataFrame, reason_rows: pd.DataFrame, seed: int = 0) -> dict[str, pd.Index]:
+    """The rows of ``in_window`` whose transcripts are compared, per automate reason (configured
+    or observed): all of them, or a sample of :data:`SAMPLE`."""
+    automate = reason_rows[(reason_rows["quadrant"] == "automate") | (reason_rows.get("observed_quadrant") == "automate")]
+    members = {}
+    for reason in automate[s.REASON]:
+        rows = in_window.index[in_window[s.REASON] == reason].to_series()
+        members[reason] = (rows.sample(SAMPLE, random_state=seed) if len(rows) > SAMPLE else rows).index
+    return members
+
+
 def self_service_candidates(
-    in_window: pd.DataFrame, reason_rows: pd.DataFrame, seed: int = 0, texts: Callable[[pd.Index], pd.Series] | None = None
+    in_window: pd.DataFrame,
+    reason_rows: pd.DataFrame,
+    seed: int = 0,
+    texts: Callable[[pd.Index], pd.Series] | None = None,
+    members: dict[str, pd.Index] | None = None,
 ) -> pd.DataFrame:
     """One row per automate reason (configured or observed) with enough agent transcripts.
 
-    ``texts`` gives the texts of rows of ``in_window`` by index, when it holds none.
+    ``texts`` gives the texts of rows of ``in_window`` by index, when it holds none;
+    ``members`` the rows compared (default: :func:`self_service_members`).
     """
     texts_of = texts or (lambda index: in_window.loc[index, s.TEXT])
+    members = self_service_members(in_window, reason_rows, seed) if members is None else members
     columns = ["rank", "reason", "name_zh", "name_en", "quadrant", "observed_quadrant", "transcripts",
                "agent_answer_median_chars", "answer_alikeness", "annual_prize", "currency", "self_service", "score"]
-    automate = reason_rows[(reason_rows["quadrant"] == "automate") | (reason_rows.get("observed_quadrant") == "automate")]
     rows = []
-    for reason in automate.itertuples(index=False):
-        members = in_window.index[in_window[s.REASON] == reason.reason].to_series()
-        if len(members) > SAMPLE:
-            members = members.sample(SAMPLE, random_state=seed)
-        texts = texts_of(members.index)
+    for reason in reason_rows[reason_rows[s.REASON].isin(list(members))].itertuples(index=False):
+        texts = texts_of(members[reason.reason])
         answers = [a for a in map(agent_answer, texts.fillna("").astype(str)) if a]
         if len(answers) < MIN_TRANSCRIPTS:
             continue

@@ -128,10 +128,14 @@ class StoredTexts:
         order = np.argsort(positions, kind="stable")
         texts = np.empty(len(positions), dtype=object)
         owner = np.searchsorted(self.starts, positions[order], side="right") - 1
-        for group in np.unique(owner):
-            path, number, first = self.groups[group]
-            chosen = order[owner == group]
-            column = pq.ParquetFile(path).read_row_group(number, columns=[self.column]).column(0)
+        bounds = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1], True])  # owner is sorted
+        files: dict[Path, pq.ParquetFile] = {}  # each footer parsed once, not once per row group
+        for begin, end in zip(bounds[:-1], bounds[1:]):
+            path, number, first = self.groups[owner[begin]]
+            chosen = order[begin:end]
+            if path not in files:
+                files[path] = pq.ParquetFile(path)
+            column = files[path].read_row_group(number, columns=[self.column]).column(0)
             texts[chosen] = column.take(pa.array(positions[chosen] - first)).to_pylist()
         return pd.Series(texts, index=index, dtype=object, name=self.column)
 

@@ -245,3 +245,19 @@ def test_store_files_read_as_scored_files_get_their_contact_date_from_the_folder
     path.parent.mkdir(parents=True)
     pd.DataFrame({"contact_id": ["A1"], "reason": ["billing"]}).to_parquet(path)
     assert read_table([path])["contact_date"].tolist() == ["2026-11-20"]
+
+
+def test_streamed_blocks_never_cut_a_quoted_value_with_line_breaks(tmp_path, monkeypatch):
+    import pipeline.io
+
+    monkeypatch.setattr(pipeline.io, "BLOCK_CHARS", 37)  # blocks end inside most quoted values
+    rows = [
+        {"contact_id": f"Q{i}", "text": f'客户：第{i}次来电\n坐席："好的"，请稍等\n\n客户：还是"{"断网" * (i % 5)}"'}
+        for i in range(60)
+    ]
+    path = tmp_path / "contacts.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    streamed = pd.concat(iter_contacts(path, chunk_rows=7), ignore_index=True)
+    assert streamed["contact_id"].tolist() == [r["contact_id"] for r in rows]
+    assert streamed["text"].tolist() == [r["text"] for r in rows]
+    assert streamed["source_row"].astype(int).tolist() == list(range(1, 61))

@@ -103,3 +103,21 @@ def test_trend_chart_puts_the_band_around_the_baseline_mean():
     assert y < mean_line < y + height  # 16 ± 8, drawn around the dashed mean
     assert mean_line - y == pytest.approx(y + height - mean_line, abs=0.2)
     assert 'class="flagged"' in chart and 'fill="#c0392b"' in chart
+
+
+def test_a_report_without_texts_fetches_them_once_and_reads_the_same(taxonomy, config):
+    scored = scored_frame(taxonomy)
+    scored[s.TEXT] = [f"客户：{r} 第{i % 7}次来电，{'宽带' if i % 2 else '账单'}问题\n坐席：好的" for i, r in enumerate(scored[s.REASON])]
+    scored.loc[scored.index % 9 == 0, s.CONFIDENCE] = 0.01
+    scored.loc[scored.index % 9 == 0, s.REASON] = "unknown"
+    fetched = []
+
+    def texts(index: pd.Index) -> pd.Series:
+        fetched.append(len(index))
+        return scored.loc[index, s.TEXT]
+
+    full = build_report(scored, AS_OF, reason_table(taxonomy), config, Tokenizer())
+    lean = build_report(scored.drop(columns=[s.TEXT]), AS_OF, reason_table(taxonomy), config, Tokenizer(), texts=texts)
+    assert len(fetched) == 1 and 0 < fetched[0] < len(scored)  # one pass over the store, only rows the report reads
+    for name, table in full.tables.items():
+        pd.testing.assert_frame_equal(lean.tables[name], table, obj=name)
