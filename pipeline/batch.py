@@ -79,13 +79,42 @@ def _start_worker(workspace: Workspace, model: LoadedModel | Path, level: int) -
     _WORKER["workspace"], _WORKER["model"] = workspace, fast_model(loaded)
 
 
-def _score_in_worker(contacts: pd.DataFrame) -> pd.DataFrame:
-    return score_chunk(_WORKER["workspace"], _WORKER["model"], contacts)  # type: ignore[arg-type]
+@dataclass(frozen=True)
+class SpilledChunk:
+    """A chunk scored and written to the spill folder: its files as (key, path, the rows' positions
+    in the chunk), and its counts. This, not the scored rows, goes back to the main process."""
+
+    parts: list[tuple[str, Path, np.ndarray]]
+    rows: int
+    unknown: int
+    truncated: int
+
+
+Keys = Callable[[pd.DataFrame], Iterable[tuple[str, pd.DataFrame]]]
+
+
+def spill_chunk(workspace: Workspace, model: LoadedModel, folder: Path, key_of: Keys, number: int, contacts: pd.DataFrame) -> SpilledChunk:
+    """Score chunk ``number`` and write its rows to one Parquet file per key under ``folder``."""
+    scored = score_chunk(workspace, model, contacts)
+    parts = []
+    for key, rows in key_of(scored):
+        path = folder / f"{number:06d}-{key or 'all'}.parquet"
+        rows.to_parquet(path, index=False)
+        parts.append((key, path, rows.index.to_numpy()))
+    return SpilledChunk(parts, len(scored), int((scored[s.REASON] == UNKNOWN_REASON).sum()), int(scored[s.TEXT_TRUNCATED].sum()))
+
+
+def _spill_in_worker(item: tuple[Path, Keys, int, pd.DataFrame]) -> SpilledChunk:
+    return spill_chunk(_WORKER["workspace"], _WORKER["model"], *item)  # type: ignore[arg-type]
 
 
 class ChunkScorer:
-    """Scores chunks in order: in this process with one worker, else in a process pool whose
-    workers each load the model once. At most two chunks per worker are in flight."""
+    """Scores and spills chunks in order: in this process with one worker, else in a process
+    pool whose workers each load the model once. At most two chunks per worker are in flight.
+
+    The workers write the scored rows themselves: sending them back would leave the main
+    process unpickling and writing every row while it also reads and ingests the input, and the
+    workers waiting on it."""
 
     def __init__(self, workspace: Workspace, model: LoadedModel, workers: int) -> None:
         self.workspace = workspace
@@ -99,15 +128,16 @@ class ChunkScorer:
             self.fast = fast_model(self.model)
         return self.fast
 
-    def map(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def spill(self, chunks: Iterable[pd.DataFrame], folder: Path, key_of: Keys) -> Iterator[SpilledChunk]:
+        items = ((folder, key_of, number, chunk) for number, chunk in enumerate(chunks))
         if self.workers <= 1:
-            for chunk in chunks:
-                yield _checked(partial(score_chunk, self.workspace, self.in_process_model, chunk))
+            for item in items:
+                yield _checked(partial(spill_chunk, self.workspace, self.in_process_model, *item))
             return
         # a model directory is loaded (and its hash checked) by each worker; keyword rules have none
         source = self.model if self.model.metadata.get("kind") == "rules" else self.model.path
         initargs = (self.workspace, source, logging.getLogger().getEffectiveLevel())
-        yield from ordered_map(_score_in_worker, chunks, self.workers, _start_worker, initargs)
+        yield from ordered_map(_spill_in_worker, items, self.workers, _start_worker, initargs)
 
 
 def ordered_map(
@@ -265,19 +295,14 @@ def ingest_chunks(
             yield contacts
 
 
-def spill_scores(
-    scored_chunks: Iterable[pd.DataFrame], spilled: Spilled, key_of: Callable[[pd.DataFrame], Iterable[tuple[str, pd.DataFrame]]],
-    progress: Progress,
-) -> None:
-    for number, scored in enumerate(scored_chunks):
-        for key, rows in key_of(scored):
-            path = spilled.folder / f"{number:06d}-{key or 'all'}.parquet"
-            rows.to_parquet(path, index=False)
-            spilled.parts.append((key, path, spilled.scored + rows.index.to_numpy()))
-        spilled.scored += len(scored)
-        spilled.unknown += int((scored[s.REASON] == UNKNOWN_REASON).sum())
-        spilled.truncated += int(scored[s.TEXT_TRUNCATED].sum())
-        progress.update(len(scored))
+def record_spills(chunks: Iterable[SpilledChunk], spilled: Spilled, progress: Progress) -> None:
+    """Add each spilled chunk's files, at their positions in the batch, and counts to ``spilled``."""
+    for chunk in chunks:
+        spilled.parts.extend((key, path, spilled.scored + at) for key, path, at in chunk.parts)
+        spilled.scored += chunk.rows
+        spilled.unknown += chunk.unknown
+        spilled.truncated += chunk.truncated
+        progress.update(chunk.rows)
         release_memory()
 
 
@@ -288,7 +313,7 @@ def stream_scores(
     *,
     encoding: str | None,
     ingest: Callable[..., IngestResult],
-    key_of: Callable[[pd.DataFrame], Iterable[tuple[str, pd.DataFrame]]],
+    key_of: Keys,
     spill_root: Path,
     workers: int,
 ) -> Spilled:
@@ -299,7 +324,7 @@ def stream_scores(
     progress = Progress("score")
     try:
         chunks = ingest_chunks(files, encoding, workspace.config.runtime.chunk_rows, ingest, spilled)
-        spill_scores(ChunkScorer(workspace, model, workers).map(chunks), spilled, key_of, progress)
+        record_spills(ChunkScorer(workspace, model, workers).spill(chunks, spilled.folder, key_of), spilled, progress)
     except BaseException:
         spilled.discard()
         raise

@@ -128,7 +128,7 @@ class StoredTexts:
         order = np.argsort(positions, kind="stable")
         texts = np.empty(len(positions), dtype=object)
         owner = np.searchsorted(self.starts, positions[order], side="right") - 1
-        bounds = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1], True])  # owner is sorted
+        bounds = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1], True]) if len(owner) else np.zeros(1, dtype=np.int64)
         files: dict[Path, pq.ParquetFile] = {}  # each footer parsed once, not once per row group
         for begin, end in zip(bounds[:-1], bounds[1:]):
             path, number, first = self.groups[owner[begin]]

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from pipeline.batch import ChunkScorer, _checked
+from pipeline.batch import ChunkScorer, _checked, whole
 from pipeline.config import RuntimeSettings, load_config
 from pipeline.demo import DEMO_END
 from pipeline.errors import ScoringError
@@ -100,9 +100,10 @@ def test_stored_texts_fetch_the_rows_asked_for(tmp_path, model_dir, batch_input)
     assert "text" not in light.columns and len(light) == len(full) == outcome.counts["rows_scored"] + 1
     asked = pd.Index([len(full) - 1, 3, 0, 1234, 611])
     pd.testing.assert_series_equal(StoredTexts(store)(asked), full.loc[asked, "text"], check_names=False)
+    assert StoredTexts(store)(pd.Index([], dtype="int64")).empty
 
 
-def test_worker_failures_become_a_scoring_error(model_dir):
+def test_worker_failures_become_a_scoring_error(tmp_path, model_dir):
     def broken():
         raise BrokenProcessPool("gone")
 
@@ -112,7 +113,7 @@ def test_worker_failures_become_a_scoring_error(model_dir):
     model = LoadedModel(pipeline=object(), metadata={"unknown_threshold": 0.3}, path=model_dir)
     chunk = pd.DataFrame({"contact_id": ["1"], "text": ["我要查话费"]})
     with pytest.raises(ScoringError, match="scoring a chunk failed"):
-        list(ChunkScorer(workspace, model, workers=1).map([chunk]))
+        list(ChunkScorer(workspace, model, workers=1).spill([chunk], tmp_path, whole))
 
 
 def test_progress_is_a_log_line_when_nobody_watches(monkeypatch, caplog):

@@ -90,6 +90,22 @@ def test_id_set_numbers_the_ids_it_holds_across_many_additions():
     assert len(held) == 1000 and len(held.runs) < 6
 
 
+def test_id_set_tells_apart_ids_whose_first_hash_halves_collide(monkeypatch):
+    import pipeline.ingest
+
+    halves = {"A": (1, 5), "B": (1, 7), "C": (2, 1), "D": (1, 6), "E": (0, 5)}
+
+    def keys(ids: pd.Series) -> np.ndarray:
+        return np.array([halves[i] for i in ids], dtype=pipeline.ingest.KEY)
+
+    monkeypatch.setattr(pipeline.ingest, "_keys", keys)
+    held = IdSet()
+    held.add(pd.Series(["A", "B", "C"], dtype=object), np.array([10, 11, 12]))
+    numbers = held.numbers(pd.Series(["B", "A", "D", "C", "E"], dtype=object))
+    assert numbers.tolist()[:2] == [11, 10] and numbers.isna().tolist() == [False, False, True, False, True]
+    assert numbers[3] == 12
+
+
 def test_an_id_in_an_earlier_chunk_is_a_duplicate_naming_its_first_row():
     first = ingest(raw([("1", "a", "2026-11-20"), ("2", "b", "2026-11-20")]))
     earlier = IdSet()
