@@ -90,13 +90,16 @@ def build_report(
     queued = review_rows(day, settings.review_queue_size)
     clustered = new_reason_rows(day, config.runtime.phrase_sample, config.model.seed)
     compared = self_service_members(in_window, hotspots[hotspots["segment"] == ""], config.model.seed)
+    later = queued.union(clustered).append([*compared.values()]).unique()
     # every text the report reads, fetched at once: from a large store each fetch reads the
     # row groups holding its rows, and random samples touch nearly all of them
-    fetched = texts_of(needed.union(queued).union(clustered).append([*compared.values()]).unique())
-    texts_of = lambda index: fetched.loc[index]  # noqa: E731
-    prepared = prepare_texts(texts_of(needed), view=config.normalize.view, to_simplified=config.normalize.to_simplified)
+    fetched = texts_of(needed.union(later))
+    prepared = prepare_texts(fetched.loc[needed], view=config.normalize.view, to_simplified=config.normalize.to_simplified)
     # interned: the samples' tokens repeat a small vocabulary; one copy of each word, not millions
     tokens = pd.Series([list(map(sys.intern, tokenizer(text))) for text in prepared], index=needed, dtype=object)
+    del prepared
+    fetched = fetched[fetched.index.isin(later)]  # the phrase samples' texts are done with
+    texts_of = lambda index: fetched.loc[index]  # noqa: E731
     hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings, samples)
     hotspots = hotspots.assign(predicted_by=hotspots[s.REASON].map(reason_sources(day)).fillna(""))
     new_reasons = new_reason_proposals(day, clustered, texts_of, tokens, tokenizer, config)
