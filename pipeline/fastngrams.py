@@ -105,8 +105,9 @@ class _FastTfidf(TransformerMixin, BaseEstimator):
         found = self.keys_.get_indexer(keys)
         matched = found >= 0
         width = len(self.vectorizer.vocabulary_)
-        # (row, column) as one number, sorted: equal cells become runs, each run one count
-        cells = np.sort(rows[matched].astype(np.int64) * width + self.columns_[found[matched]], kind="stable")
+        # (row, column) as one number, sorted: equal cells become runs, each run one count (plain
+        # integers, so any sort gives the same array; numpy's SIMD quicksort is 3x its stable one)
+        cells = np.sort(rows[matched].astype(np.int64) * width + self.columns_[found[matched]])
         starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if len(cells) else np.zeros(0, dtype=np.int64)
         unique = cells[starts]
         data = np.diff(np.r_[starts, len(cells)]).astype(self.vectorizer.dtype)
@@ -150,14 +151,23 @@ class FastCharNgrams(_FastTfidf):
         padded = "".join(" " + word + " " for split in words for word in split)
         ids = self.table_[np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32)]
         starts = np.cumsum(lengths) - lengths
+        unknown = np.r_[0, np.cumsum(ids == 0)]  # characters outside the vocabulary before each position
+        rolling = np.zeros(len(ids), dtype=np.uint64)  # at step n: the key of the n characters from each position
         rows, keys = [], []
-        for n in range(low, high + 1):
-            word, first = _windows(starts, lengths, n, n + 1)  # words giving all their n-grams
-            rows.append(document[word])
-            keys.append(_pack(ids, first, np.full(len(first), n)))
-        whole = lengths <= high  # a word no longer than some n gives itself once, then stops
-        rows.append(document[whole])
-        keys.append(_pack(ids, starts[whole], lengths[whole]))
+
+        def add(document_rows: np.ndarray, first: np.ndarray, n: int) -> None:
+            key = rolling[first]
+            key[unknown[first + n] > unknown[first]] = 0
+            rows.append(document_rows)
+            keys.append(key)
+
+        for n in range(1, high + 1):
+            rolling[: len(ids) - n + 1] |= ids[n - 1 :] << np.uint64(BITS * (4 - n))
+            if n >= low:
+                word, first = _windows(starts, lengths, n, n + 1)  # words giving all their n-grams
+                add(document[word], first, n)
+            whole = lengths == n  # a word no longer than some n gives itself once, then stops
+            add(document[whole], starts[whole], n)
         return np.concatenate(rows), np.concatenate(keys)
 
 
@@ -196,20 +206,6 @@ class FastWordNgrams(_FastTfidf):
             rows.append(document)
             keys.append(key)
         return np.concatenate(rows), np.concatenate(keys)
-
-
-def _pack(ids: np.ndarray, first: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """One key per n-gram (``size`` characters from ``first``); 0 for one holding an unknown
-    character, which no vocabulary key is."""
-    keys = np.zeros(len(first), dtype=np.uint64)
-    known = np.ones(len(first), dtype=bool)
-    for k in range(int(size.max()) if len(size) else 0):
-        inside = k < size
-        value = np.where(inside, ids[np.minimum(first + k, len(ids) - 1)], 0).astype(np.uint64)
-        known &= ~inside | (value > 0)
-        keys |= value << np.uint64(BITS * (3 - k))
-    keys[~known] = 0
-    return keys
 
 
 def _pack_text(feature: str, table: np.ndarray) -> int:

@@ -19,7 +19,7 @@ def same_matrix(left, right) -> bool:
     )
 
 
-@pytest.mark.parametrize("ngram_range", [(1, 4), (2, 3), (3, 4), (1, 1)])
+@pytest.mark.parametrize("ngram_range", [(1, 4), (2, 3), (3, 4), (4, 4), (1, 1)])
 @pytest.mark.parametrize("sublinear_tf", [True, False])
 def test_fast_char_ngrams_equal_the_vectorizer(demo_data, ngram_range, sublinear_tf):
     texts = demo_data.contacts["text"].head(600).tolist()
