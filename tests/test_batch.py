@@ -149,3 +149,13 @@ def test_a_repeat_is_found_against_the_stored_nights_of_the_batch_customers_only
     stored = read_store(tmp_path / "store", dates=[day.isoformat()]).set_index("contact_id")
     assert stored.loc["B1", "effort_repeat_contact"] and stored.loc["B1", "effort_channel_switch"]
     assert not stored.loc["B2", "effort_repeat_contact"]
+
+
+def test_read_store_gives_labels_as_plain_strings_shared_per_value(tmp_path):
+    partition = tmp_path / "contact_date=2026-11-20"
+    partition.mkdir()
+    stored = pd.DataFrame({"contact_id": ["a", "b", "c", "d"], "channel": ["phone", None, "phone", "chat"], "reason": ["x", "y", None, "x"]})
+    stored.to_parquet(partition / "batch=1.parquet", index=False)
+    frame = read_store(tmp_path)
+    assert frame["channel"].tolist() == ["phone", None, "phone", "chat"] and frame["reason"].tolist() == ["x", "y", None, "x"]
+    assert frame["channel"].dtype == object and frame["channel"][0] is frame["channel"][2]  # one object per value
