@@ -15,14 +15,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import StackingClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from pipeline.config import ModelSettings, NormalizeSettings
 from pipeline.errors import InputError
-from pipeline.features import build_features
+from pipeline.features import FeatureBlock, build_features
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +49,34 @@ def build_classifier(
     stopwords: frozenset[str] = frozenset(),
 ) -> Pipeline:
     features = build_features(model, normalize, user_words, stopwords)
+    if model.classifier == "stack":
+        return Pipeline([*features.steps, ("classify", build_stack(model))])
     svm = LinearSVC(C=model.regularisation_c, class_weight="balanced", dual=True, max_iter=5000, random_state=model.seed)
     calibrated = CalibratedClassifierCV(svm, method=model.calibration, cv=model.calibration_folds)
     return Pipeline([*features.steps, ("classify", calibrated)])
+
+
+def build_stack(model: ModelSettings) -> StackingClassifier:
+    """The SVM and a naive Bayes on the n-grams (and a small network on the sentence embeddings),
+    combined by a logistic regression on their out-of-fold scores.
+
+    The three err differently: on the Chinese reviews the SVM alone reached macro-F1 0.890 and
+    the stack of SVM and naive Bayes 0.904 (README, Sentence embeddings). The final regression's
+    probabilities are fitted on held-out scores, so they need no extra calibration.
+    """
+    svm = LinearSVC(C=model.regularisation_c, class_weight="balanced", dual=True, max_iter=5000, random_state=model.seed)
+    members = [
+        ("svm", Pipeline([("ngrams", FeatureBlock(model.embeddings, "ngrams")), ("svm", svm)])),
+        ("naive_bayes", Pipeline([("ngrams", FeatureBlock(model.embeddings, "ngrams")), ("naive_bayes", MultinomialNB(alpha=0.01))])),
+    ]
+    if model.embeddings != "none":
+        network = MLPClassifier(hidden_layer_sizes=(256,), early_stopping=True, random_state=model.seed)
+        members.append(("network", Pipeline([("embeddings", FeatureBlock(model.embeddings, "embeddings")), ("network", network)])))
+    return StackingClassifier(
+        members,
+        final_estimator=LogisticRegression(max_iter=1000),
+        cv=StratifiedKFold(n_splits=model.stack_folds, shuffle=True, random_state=model.seed),
+    )
 
 
 def check_labels(labels: pd.Series, minimum: int) -> dict[str, int]:
