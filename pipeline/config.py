@@ -92,8 +92,8 @@ class ModelSettings(Section):
     # default: fastest to train and score). "stack": the same SVM and a multinomial naive Bayes
     # on the n-grams, plus, with embeddings, a small neural network on the sentence embeddings,
     # combined by a logistic regression fitted on their out-of-fold scores (stack_folds folds).
-    # Chinese reviews: category macro-F1 and sentiment accuracy up 1-2 points (README, Sentence
-    # embeddings); scoring adds a naive Bayes product per text (and the network with embeddings).
+    # Chinese reviews: category macro-F1 0.891 → 0.902, sentiment accuracy 0.936 → 0.941 (README,
+    # Sentence embeddings); scoring is no slower: the features take nearly all of its time.
     classifier: Literal["svm", "stack"] = "svm"
     stack_folds: int = Field(5, ge=2)
     calibration: Literal["temperature", "sigmoid", "isotonic"] = "temperature"

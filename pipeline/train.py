@@ -3,7 +3,9 @@
 The model is one scikit-learn ``Pipeline``: text preparation → word + character TF-IDF →
 a class-weighted linear SVM whose scores are calibrated into probabilities (temperature scaling
 by default: one parameter for all classes, so the ranking stays the SVM's; on the demo data it
-cut the expected calibration error from 0.08 with one-vs-rest sigmoids to 0.03).
+cut the expected calibration error from 0.08 with one-vs-rest sigmoids to 0.03). With
+``model.classifier: stack`` a logistic regression combines the out-of-fold scores of that SVM,
+a naive Bayes and (with sentence embeddings) a small network instead: better on Chinese reviews.
 """
 
 from __future__ import annotations
@@ -51,22 +53,25 @@ def build_classifier(
     features = build_features(model, normalize, user_words, stopwords)
     if model.classifier == "stack":
         return Pipeline([*features.steps, ("classify", build_stack(model))])
-    svm = LinearSVC(C=model.regularisation_c, class_weight="balanced", dual=True, max_iter=5000, random_state=model.seed)
-    calibrated = CalibratedClassifierCV(svm, method=model.calibration, cv=model.calibration_folds)
+    calibrated = CalibratedClassifierCV(linear_svm(model), method=model.calibration, cv=model.calibration_folds)
     return Pipeline([*features.steps, ("classify", calibrated)])
+
+
+def linear_svm(model: ModelSettings) -> LinearSVC:
+    return LinearSVC(C=model.regularisation_c, class_weight="balanced", dual=True, max_iter=5000, random_state=model.seed)
 
 
 def build_stack(model: ModelSettings) -> StackingClassifier:
     """The SVM and a naive Bayes on the n-grams (and a small network on the sentence embeddings),
     combined by a logistic regression on their out-of-fold scores.
 
-    The three err differently: on the Chinese reviews the SVM alone reached macro-F1 0.890 and
-    the stack of SVM and naive Bayes 0.904 (README, Sentence embeddings). The final regression's
-    probabilities are fitted on held-out scores, so they need no extra calibration.
+    They err differently: on the Chinese reviews the SVM reached category macro-F1 0.891 and the
+    stack of SVM and naive Bayes 0.902, sentiment accuracy 0.936 and 0.941 (README, Sentence
+    embeddings). The final regression is fitted on out-of-fold scores, so its probabilities need
+    no extra calibration (expected calibration error 0.013 and 0.005 there).
     """
-    svm = LinearSVC(C=model.regularisation_c, class_weight="balanced", dual=True, max_iter=5000, random_state=model.seed)
     members = [
-        ("svm", Pipeline([("ngrams", FeatureBlock(model.embeddings, "ngrams")), ("svm", svm)])),
+        ("svm", Pipeline([("ngrams", FeatureBlock(model.embeddings, "ngrams")), ("svm", linear_svm(model))])),
         ("naive_bayes", Pipeline([("ngrams", FeatureBlock(model.embeddings, "ngrams")), ("naive_bayes", MultinomialNB(alpha=0.01))])),
     ]
     if model.embeddings != "none":
