@@ -88,6 +88,14 @@ class ModelSettings(Section):
     remove_stopwords: bool = False
     max_features: int | None = 400_000
     regularisation_c: float = Field(1.0, gt=0)
+    # "svm": one class-weighted linear SVM on all features, its scores temperature-scaled (the
+    # default: fastest to train and score). "stack": the same SVM and a multinomial naive Bayes
+    # on the n-grams, plus, with embeddings, a small neural network on the sentence embeddings,
+    # combined by a logistic regression fitted on their out-of-fold scores (stack_folds folds).
+    # Chinese reviews: category macro-F1 0.891 → 0.902, sentiment accuracy 0.936 → 0.941 (README,
+    # Sentence embeddings); scoring is no slower: the features take nearly all of its time.
+    classifier: Literal["svm", "stack"] = "svm"
+    stack_folds: int = Field(5, ge=2)
     calibration: Literal["temperature", "sigmoid", "isotonic"] = "temperature"
     calibration_folds: int = Field(3, ge=2)
     cv_folds: int = Field(3, ge=0)

@@ -122,6 +122,32 @@ class SentenceEmbeddings(TransformerMixin, BaseEstimator):
         return np.array([f"embedding{i}" for i in range(self.dimensions_)], dtype=object)
 
 
+class FeatureBlock(TransformerMixin, BaseEstimator):
+    """The n-gram columns, or the sentence-embedding columns (dense), of :func:`build_features`'
+    output, for a classifier that sees only one kind. The embeddings are the last columns; their
+    number is the encoder's, read when fitting (the features step has loaded it by then).
+    """
+
+    def __init__(self, embeddings: str = "none", part: str = "ngrams"):
+        self.embeddings = embeddings
+        self.part = part
+
+    def fit(self, features, y=None):
+        if self.part not in ("ngrams", "embeddings"):
+            raise ConfigError(f"FeatureBlock part must be 'ngrams' or 'embeddings', got {self.part!r}")
+        if self.part == "embeddings" and self.embeddings == "none":
+            raise ConfigError("FeatureBlock(part='embeddings') needs an embedding model, got 'none'")
+        self.embedding_columns_ = 0 if self.embeddings == "none" else load_encoder(self.embeddings).dimensions
+        return self
+
+    def transform(self, features):
+        ngrams = features.shape[1] - self.embedding_columns_
+        if self.part == "ngrams":
+            return features[:, :ngrams]
+        block = features[:, ngrams:]
+        return block.toarray() if hasattr(block, "toarray") else np.asarray(block)
+
+
 def build_text_preparation(settings: NormalizeSettings) -> FunctionTransformer:
     return FunctionTransformer(
         prepare_texts,

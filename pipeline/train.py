@@ -3,7 +3,9 @@
 The model is one scikit-learn ``Pipeline``: text preparation → word + character TF-IDF →
 a class-weighted linear SVM whose scores are calibrated into probabilities (temperature scaling
 by default: one parameter for all classes, so the ranking stays the SVM's; on the demo data it
-cut the expected calibration error from 0.08 with one-vs-rest sigmoids to 0.03).
+cut the expected calibration error from 0.08 with one-vs-rest sigmoids to 0.03). With
+``model.classifier: stack`` a logistic regression combines the out-of-fold scores of that SVM,
+a naive Bayes and (with sentence embeddings) a small network instead: better on Chinese reviews.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import StackingClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from pipeline.config import ModelSettings, NormalizeSettings
 from pipeline.errors import InputError
-from pipeline.features import build_features
+from pipeline.features import FeatureBlock, build_features
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +51,37 @@ def build_classifier(
     stopwords: frozenset[str] = frozenset(),
 ) -> Pipeline:
     features = build_features(model, normalize, user_words, stopwords)
-    svm = LinearSVC(C=model.regularisation_c, class_weight="balanced", dual=True, max_iter=5000, random_state=model.seed)
-    calibrated = CalibratedClassifierCV(svm, method=model.calibration, cv=model.calibration_folds)
+    if model.classifier == "stack":
+        return Pipeline([*features.steps, ("classify", build_stack(model))])
+    calibrated = CalibratedClassifierCV(linear_svm(model), method=model.calibration, cv=model.calibration_folds)
     return Pipeline([*features.steps, ("classify", calibrated)])
+
+
+def linear_svm(model: ModelSettings) -> LinearSVC:
+    return LinearSVC(C=model.regularisation_c, class_weight="balanced", dual=True, max_iter=5000, random_state=model.seed)
+
+
+def build_stack(model: ModelSettings) -> StackingClassifier:
+    """The SVM and a naive Bayes on the n-grams (and a small network on the sentence embeddings),
+    combined by a logistic regression on their out-of-fold scores.
+
+    They err differently: on the Chinese reviews the SVM reached category macro-F1 0.891 and the
+    stack of SVM and naive Bayes 0.902, sentiment accuracy 0.936 and 0.941 (README, Sentence
+    embeddings). The final regression is fitted on out-of-fold scores, so its probabilities need
+    no extra calibration (expected calibration error 0.013 and 0.005 there).
+    """
+    members = [
+        ("svm", Pipeline([("ngrams", FeatureBlock(model.embeddings, "ngrams")), ("svm", linear_svm(model))])),
+        ("naive_bayes", Pipeline([("ngrams", FeatureBlock(model.embeddings, "ngrams")), ("naive_bayes", MultinomialNB(alpha=0.01))])),
+    ]
+    if model.embeddings != "none":
+        network = MLPClassifier(hidden_layer_sizes=(256,), early_stopping=True, random_state=model.seed)
+        members.append(("network", Pipeline([("embeddings", FeatureBlock(model.embeddings, "embeddings")), ("network", network)])))
+    return StackingClassifier(
+        members,
+        final_estimator=LogisticRegression(max_iter=1000),
+        cv=StratifiedKFold(n_splits=model.stack_folds, shuffle=True, random_state=model.seed),
+    )
 
 
 def check_labels(labels: pd.Series, minimum: int) -> dict[str, int]:

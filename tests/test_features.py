@@ -9,7 +9,7 @@ import pytest
 from pipeline import features
 from pipeline.config import ModelSettings, NormalizeSettings
 from pipeline.errors import ConfigError
-from pipeline.features import SentenceEmbeddings, build_features
+from pipeline.features import FeatureBlock, SentenceEmbeddings, build_features
 
 TEXTS = pd.Series(["我的宽带断了", "账单多扣了钱", "I want to cancel my plan", "帳單金額唔啱", "top up my prepaid card", "宽带又断了"])
 
@@ -19,6 +19,17 @@ def test_word_and_character_ngrams_are_both_used():
     names = union.named_steps["features"].get_feature_names_out()
     assert any(n.startswith("words__") for n in names) and any(n.startswith("chars__") for n in names)
     assert "words__宽带" in names  # traditional 寬頻 and simplified forms meet after normalisation
+
+
+def test_feature_block_without_embeddings_passes_all_ngram_columns():
+    matrix = build_features(ModelSettings(min_df=1), NormalizeSettings()).fit_transform(TEXTS)
+    block = FeatureBlock("none", "ngrams").fit(matrix)
+    assert block.embedding_columns_ == 0
+    assert (block.transform(matrix) != matrix).nnz == 0
+    with pytest.raises(ConfigError, match="needs an embedding model"):
+        FeatureBlock("none", "embeddings").fit(matrix)
+    with pytest.raises(ConfigError, match="'ngrams' or 'embeddings'"):
+        FeatureBlock("none", "words").fit(matrix)
 
 
 def test_unknown_embedding_model_is_a_config_error():
@@ -57,6 +68,17 @@ def test_embeddings_are_unit_vectors_appended_with_their_weight(embedded):
     matrix = union.transform(TEXTS)
     dense = np.asarray(matrix[:, -dimensions:].todense())
     assert np.allclose(np.linalg.norm(dense, axis=1), 2.0, atol=1e-4)  # unit length × embedding_weight 2
+
+
+def test_feature_block_splits_ngrams_from_embeddings(embedded):
+    union, _, dimensions = embedded
+    matrix = union.transform(TEXTS)
+    name = union.named_steps["features"].transformer_list[-1][1].model
+    ngrams = FeatureBlock(name, "ngrams").fit(matrix).transform(matrix)
+    vectors = FeatureBlock(name, "embeddings").fit(matrix).transform(matrix)
+    assert ngrams.shape[1] == matrix.shape[1] - dimensions and ngrams.min() >= 0  # TF-IDF only
+    assert isinstance(vectors, np.ndarray) and vectors.shape == (len(TEXTS), dimensions)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 2.0, atol=1e-4)
 
 
 def test_embedding_features_round_trip_in_a_fresh_process(embedded):

@@ -1,3 +1,4 @@
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -55,3 +56,42 @@ def test_calibration_error_is_zero_when_confidence_matches_accuracy():
     confidence = np.array([0.75] * 4)
     assert expected_calibration_error(confidence, np.array([True, True, True, False])) == pytest.approx(0)
     assert expected_calibration_error(np.array([0.95] * 4), np.array([False] * 4)) == pytest.approx(0.95)
+
+
+def test_stacked_classifier_combines_svm_and_naive_bayes_into_probabilities(small_training, config, tmp_path):
+    from sklearn.ensemble import StackingClassifier
+
+    settings = config.model.model_copy(update={"cv_folds": 0, "classifier": "stack", "stack_folds": 3})
+    subset = small_training.groupby("reason", group_keys=False).head(30)
+    result = train_classifier(subset["text"], subset["reason"], settings, config.normalize)
+    stack = result.model.named_steps["classify"]
+    assert isinstance(stack, StackingClassifier)
+    assert [name for name, _ in stack.estimators] == ["svm", "naive_bayes"]  # no network without embeddings
+    probabilities = result.model.predict_proba(subset["text"].head(20))
+    assert np.allclose(probabilities.sum(axis=1), 1)
+    assert list(result.model.classes_) == sorted(subset["reason"].unique())
+    assert result.metrics["accuracy"] >= 0.5  # 20 reasons: chance is 0.05
+    path = tmp_path / "stack.joblib"
+    joblib.dump(result.model, path)
+    assert np.array_equal(joblib.load(path).predict_proba(subset["text"].head(20)), probabilities)
+
+
+def test_stacked_metrics_are_reproducible_for_the_same_seed(small_training, config):
+    settings = config.model.model_copy(update={"cv_folds": 0, "classifier": "stack", "stack_folds": 3})
+    subset = small_training.groupby("reason", group_keys=False).head(20)
+    first = train_classifier(subset["text"], subset["reason"], settings, config.normalize)
+    second = train_classifier(subset["text"], subset["reason"], settings, config.normalize)
+    drop = ("training_seconds",)
+    assert {k: v for k, v in first.metrics.items() if k not in drop} == {k: v for k, v in second.metrics.items() if k not in drop}
+    assert np.array_equal(first.model.predict_proba(subset["text"]), second.model.predict_proba(subset["text"]))
+
+
+def test_unknown_classifier_is_rejected():
+    from pydantic import ValidationError
+
+    from pipeline.config import ModelSettings
+
+    with pytest.raises(ValidationError, match="classifier"):
+        ModelSettings(classifier="forest")
+    with pytest.raises(ValidationError, match="stack_folds"):
+        ModelSettings(stack_folds=1)
