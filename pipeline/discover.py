@@ -58,16 +58,13 @@ def cluster_texts(vectors: np.ndarray, max_clusters: int, seed: int) -> np.ndarr
     """k-means labels with ``k`` in 2…``max_clusters`` chosen by the best silhouette (cosine)."""
     best_labels, best_score = np.zeros(len(vectors), dtype=int), -1.0
     distinct = len(np.unique(vectors.round(9), axis=0))  # k-means cannot find more clusters than points
-    # One thread: on a few thousand points OpenMP's threads mostly wait for each other, and on a
-    # machine with anything else running they spin (2,129 × 50: 0.15 s on one thread, 17 s on two).
-    with threadpool_limits(1):
-        for k in range(2, min(max_clusters, distinct - 1) + 1):
-            labels = KMeans(k, n_init=4, random_state=seed).fit_predict(vectors)
-            if len(set(labels)) < 2:
-                continue
-            score = silhouette_score(vectors, labels, metric="cosine", sample_size=min(len(vectors), 2000), random_state=seed)
-            if score > best_score:
-                best_labels, best_score = labels, score
+    for k in range(2, min(max_clusters, distinct - 1) + 1):
+        labels = KMeans(k, n_init=4, random_state=seed).fit_predict(vectors)
+        if len(set(labels)) < 2:
+            continue
+        score = silhouette_score(vectors, labels, metric="cosine", sample_size=min(len(vectors), 2000), random_state=seed)
+        if score > best_score:
+            best_labels, best_score = labels, score
     log.debug("discover - %d clusters (silhouette %.3f)", len(set(best_labels)), best_score)
     return best_labels
 
@@ -89,9 +86,12 @@ def propose_new_reasons(
         log.info("discover - %d unknown contacts: too few to propose new reasons", len(unknown))
         return pd.DataFrame(columns=NEW_REASON_COLUMNS), assigned
     unknown_tokens = [list(tokens[i]) for i in unknown.index]
-    with threadpool_limits(1):  # a few thousand short vectors: threads only wait for each other
+    # One OpenMP/BLAS thread: on a few thousand short vectors threads mostly wait for each other,
+    # and with anything else running on the machine they spin (k-means of 2,129 × 50: 0.15 s on
+    # one thread, 17 s on two).
+    with threadpool_limits(1):
         vectors = embed_tokens(unknown_tokens, seed)
-    labels = cluster_texts(vectors, settings.new_reason_max_clusters, seed)
+        labels = cluster_texts(vectors, settings.new_reason_max_clusters, seed)
     rows, clusters = [], []
     # the background of the phrase comparison: every contact of the day, sampled on big nights
     background = tokens if len(tokens) <= _BACKGROUND_LIMIT else tokens.sample(_BACKGROUND_LIMIT, random_state=seed)

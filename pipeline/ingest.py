@@ -160,8 +160,9 @@ def ingest_contacts(
         started = parse_timestamps(frame[s.STARTED_AT], settings.timezone)
         bad_time = (reasons == "") & started.isna()
         reasons[bad_time] = "unparseable started_at: " + frame.loc[bad_time, s.STARTED_AT].astype(str).str[:40]
+        days = local_days(started)
         if not_after is not None:
-            future = (reasons == "") & (local_days(started) > np.datetime64(not_after.isoformat(), "D"))
+            future = (reasons == "") & (days > np.datetime64(not_after.isoformat(), "D"))
             reasons[future] = f"started_at after {not_after.isoformat()}, in the future: " + frame.loc[future, s.STARTED_AT].astype(str).str[:40]
     else:
         started = pd.Series(pd.NaT, index=frame.index)
@@ -198,8 +199,8 @@ def ingest_contacts(
     if s.STARTED_AT in frame.columns:
         local = started[~rejected]
         kept[s.STARTED_AT] = local
-        days = local_days(local)
-        kept[s.CONTACT_DATE] = pd.Series(np.datetime_as_string(days, unit="D").astype(object), index=local.index).where(local.notna())
+        dates = np.datetime_as_string(days[~rejected.to_numpy()], unit="D").astype(object)
+        kept[s.CONTACT_DATE] = pd.Series(dates, index=local.index).where(local.notna())
     kept = coerce_metadata(kept)
     log.debug(  # once per chunk: the batch logs the totals
         "ingest - %d rows read, %d kept, %d rejected, %d truncated",

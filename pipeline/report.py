@@ -99,7 +99,7 @@ def build_report(
     tokens = pd.Series([list(map(sys.intern, tokenizer(text))) for text in prepared], index=needed, dtype=object)
     del prepared
     fetched = fetched[fetched.index.isin(later)]  # the phrase samples' texts are done with
-    texts_of = lambda index: fetched.loc[index]  # noqa: E731
+    texts_of = fetched.loc.__getitem__
     hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings, samples)
     hotspots = hotspots.assign(predicted_by=hotspots[s.REASON].map(reason_sources(day)).fillna(""))
     new_reasons = new_reason_proposals(day, clustered, texts_of, tokens, tokenizer, config)

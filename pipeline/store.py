@@ -79,7 +79,7 @@ def read_store(
         present = [c for c in (names if columns is None else columns) if c in names and c not in skip]
         labels = [c for c in present if c not in _FREE_TEXT and schema.field(c).type in (pa.string(), pa.large_string())]
         # labels (reason, channel …) read as dictionaries: Arrow then holds a small index a row,
-        # not every row's bytes, on the way to pandas (about 100 MB less at a million rows)
+        # not every row's bytes, on the way to pandas (a million-row window: 37 MB less resident)
         table = pq.read_table(path, columns=present, use_pandas_metadata=True, read_dictionary=labels)  # as pd.read_parquet reads
         if arrow_ids and s.CONTACT_ID in present:
             frame = table.drop_columns([s.CONTACT_ID]).to_pandas()
