@@ -43,6 +43,7 @@ from pipeline.fastngrams import accelerate
 from pipeline.ingest import IdSet, IngestResult, ingest_contacts
 from pipeline.io import atomic_path, escape_formulas, iter_contacts
 from pipeline.modelstore import LoadedModel, load_model
+from pipeline.normalize import shared_turns
 from pipeline.pii import mask_pii_series
 from pipeline.predict import score_contacts
 
@@ -58,8 +59,9 @@ def score_chunk(workspace: Workspace, model: LoadedModel, contacts: pd.DataFrame
     """Everything a contact's score needs but the customer's other contacts: reason, taxonomy
     columns, effort markers from text and metadata; text PII-masked for storage."""
     reasons = workspace.reasons(tuple(model.metadata.get("labels", ())))
-    scored = score_contacts(model.pipeline, contacts, model.threshold, reasons, model.root_cause_pipeline)
-    scored = pd.concat([scored, effort_markers(contacts, workspace.config.effort)], axis=1)
+    with shared_turns():  # the features and the effort cues read the same speaker turns
+        scored = score_contacts(model.pipeline, contacts, model.threshold, reasons, model.root_cause_pipeline)
+        scored = pd.concat([scored, effort_markers(contacts, workspace.config.effort)], axis=1)
     scored[s.TEXT] = mask_pii_series(scored[s.TEXT], tuple(workspace.config.normalize.order_number_patterns))
     scored["model_id"] = model.model_id
     if s.STARTED_AT in scored.columns:

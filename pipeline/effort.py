@@ -20,7 +20,10 @@ half of a public set of rated helpdesk dialogues and measures the score on the o
 
 from __future__ import annotations
 
+import functools
 import re
+from bisect import bisect_right
+from itertools import accumulate
 
 import numpy as np
 import pandas as pd
@@ -155,6 +158,37 @@ AGENT_CUE_SET = CueSet(AGENT_CUES)
 UNRESOLVED = re2.compile(in_re2(CUSTOMER_CUES["unresolved"]))
 # Words that count towards the length signal: a Chinese character, a Latin word or a number.
 WORD = re.compile(r"[\u3400-\u9fff]|[^\W\d_\u3400-\u9fff]+|\d+")
+_CHINESE, _LETTER, _DIGIT = 1, 2, 3  # character classes of WORD's three alternatives
+
+
+def _character_class(character: str) -> int:
+    if WORD.fullmatch(character) is None:
+        return 0
+    return _CHINESE if "\u3400" <= character <= "\u9fff" else _DIGIT if character.isdecimal() else _LETTER
+
+
+@functools.cache
+def _plane_classes() -> np.ndarray:
+    """WORD's class of every character of the basic plane (built once, about 50 ms)."""
+    return np.fromiter((_character_class(chr(point)) for point in range(0x10000)), dtype=np.int8, count=0x10000)
+
+
+def word_counts(texts: list[str]) -> np.ndarray:
+    """How many WORD matches each text holds, as ``len(WORD.findall(text))`` (a test checks),
+    counted with numpy over all texts at once: a tenth of the regex's time."""
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
+    points = np.frombuffer("\n".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    classes = _plane_classes()[np.minimum(points, 0xFFFF)]
+    beyond = np.flatnonzero(points > 0xFFFF)  # emoji, rare Chinese (CJK extension B …)
+    if len(beyond):
+        classes[beyond] = [_character_class(chr(point)) for point in points[beyond]]
+    # a match starts at each Chinese character and at the first character of a letter or digit run
+    before = np.concatenate(([0], classes[:-1]))
+    starts = (classes == _CHINESE) | ((classes > _CHINESE) & (classes != before))
+    counted = np.concatenate(([0], np.cumsum(starts)))
+    ends = np.cumsum([len(text) + 1 for text in texts]) - 1  # each text's "\n" (class 0) or the end
+    return np.diff(counted[np.concatenate(([0], ends))])
 MAX_DOUBLINGS = 3
 # How much each marker adds to the score.
 # The markers that need the customer's other contacts (added to a batch after its chunks).
@@ -171,30 +205,40 @@ WEIGHTS = {
 
 
 def _sides(text: str) -> tuple[str, str, bool]:
-    """The customer's words, the agent's words, and whether an answer went unconfirmed."""
+    """The customer's words, the agent's words, and whether an answer went unconfirmed: no
+    customer turn after the agent's first one confirms (a thanks, an OK) without also saying
+    it is still unresolved."""
     customer, agent = [], []
-    answered = confirmed = False
+    answered_at = -1  # the customer turns from this one on came after an answer
     for role, utterance in split_turns(text):
         if role == "agent":
             agent.append(utterance)
-            answered = True
-            continue
-        customer.append(utterance)
-        if answered and CONFIRMED.search(utterance) and not UNRESOLVED.search(utterance.lower()):
-            confirmed = True
-    return "\n".join(customer), "\n".join(agent), answered and not confirmed
+            if answered_at < 0:
+                answered_at = len(customer)
+        else:
+            customer.append(utterance)
+    said = "\n".join(customer)
+    if answered_at < 0:
+        return said, "\n".join(agent), False
+    # one search over the turns after the answer (a cue never spans the newline between two),
+    # then the unresolved check on the turn of each cue found
+    starts = list(accumulate((len(u) + 1 for u in customer), initial=0))
+    for cue in CONFIRMED.finditer(said, starts[answered_at]):
+        turn = customer[bisect_right(starts, cue.start()) - 1]
+        if not UNRESOLVED.search(turn.lower()):
+            return said, "\n".join(agent), False
+    return said, "\n".join(agent), True
 
 
 def text_signals(texts: pd.Series, reference_length: int = 60) -> pd.DataFrame:
     """The seven marker flags from text cues, ``unconfirmed`` and ``length`` (doublings, 0–3)."""
     sides = [_sides(text) for text in texts.fillna("").astype(str)]
-    customer = pd.Series([c for c, _, _ in sides], index=texts.index, dtype=object)
     found = CUSTOMER_CUE_SET.flags([c.lower() for c, _, _ in sides])
     signals = pd.DataFrame(found, columns=list(CUSTOMER_CUE_SET.markers), index=texts.index)
     by_agent = AGENT_CUE_SET.flags([a.lower() for _, a, _ in sides])
     for column, marker in enumerate(AGENT_CUE_SET.markers):
         signals[marker] |= by_agent[:, column]
-    words = customer.str.count(WORD.pattern).clip(lower=1)
+    words = pd.Series(word_counts([c for c, _, _ in sides]), index=texts.index).clip(lower=1)
     signals["unconfirmed"] = [unconfirmed for _, _, unconfirmed in sides]
     signals["length"] = np.log2(words / reference_length).clip(0, MAX_DOUBLINGS)
     return signals

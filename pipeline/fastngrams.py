@@ -106,8 +106,10 @@ class _FastTfidf(TransformerMixin, BaseEstimator):
         matched = found >= 0
         width = len(self.vectorizer.vocabulary_)
         # (row, column) as one number, sorted: equal cells become runs, each run one count (plain
-        # integers, so any sort gives the same array; numpy's SIMD quicksort is 3x its stable one)
-        cells = np.sort(rows[matched].astype(np.int64) * width + self.columns_[found[matched]])
+        # integers, so any sort gives the same array; numpy's SIMD quicksort is 3x its stable
+        # one, and twice as fast again on 32 bits, which a chunk's cells fit in)
+        cell_type = np.uint32 if len(texts) * width < 2**32 else np.int64
+        cells = np.sort(rows[matched].astype(cell_type) * cell_type(width) + self.columns_[found[matched]].astype(cell_type))
         starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if len(cells) else np.zeros(0, dtype=np.int64)
         unique = cells[starts]
         data = np.diff(np.r_[starts, len(cells)]).astype(self.vectorizer.dtype)
@@ -146,9 +148,9 @@ class FastCharNgrams(_FastTfidf):
     def _keys(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         low, high = self.vectorizer.ngram_range
         words = [text.split() for text in texts]
-        lengths = np.array([len(word) + 2 for split in words for word in split], dtype=np.int64)
+        lengths = np.fromiter(map(len, chain.from_iterable(words)), dtype=np.int64) + 2
         document = np.repeat(np.arange(len(texts)), [len(split) for split in words])
-        padded = "".join(" " + word + " " for split in words for word in split)
+        padded = " " + "  ".join(chain.from_iterable(words)) + " "  # each word with a space each side
         ids = self.table_[np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32)]
         starts = np.cumsum(lengths) - lengths
         unknown = np.r_[0, np.cumsum(ids == 0)]  # characters outside the vocabulary before each position

@@ -219,10 +219,16 @@ def clean_id(value: object) -> str | None:
     return text or None
 
 
+_EITHER = re.compile(f"{CONTROL_CHARACTERS.pattern}|{INVISIBLE.pattern}")
+
+
 def _clean_text(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
-    return INVISIBLE.sub("", CONTROL_CHARACTERS.sub(" ", str(value))).strip()
+    text = str(value)
+    if _EITHER.search(text) is not None:  # one scan for the usual text, which holds neither
+        text = INVISIBLE.sub("", CONTROL_CHARACTERS.sub(" ", text))
+    return text.strip()
 
 
 def local_days(started: pd.Series) -> np.ndarray:

@@ -216,22 +216,26 @@ def _record_blocks(text, quoted: bool) -> Iterator[str]:
 def _record_end(text: str, start: int) -> int:
     """The position of the line break that ends the record starting at ``start`` (-1: none)."""
     cut = text.find("\n", start)
-    while cut >= 0 and text.count('"', start, cut) % 2:
-        cut = text.find("\n", cut + 1)
+    quotes = text.count('"', start, cut) if cut >= 0 else 0
+    while cut >= 0 and quotes % 2:  # each stretch counted once: an unclosed quote costs one pass
+        following = text.find("\n", cut + 1)
+        quotes += text.count('"', cut, following) if following >= 0 else 0
+        cut = following
     return cut
 
 
 def _parse_text(text: str, suffix: str, path: Path) -> pd.DataFrame:
     from io import StringIO
 
-    if not text.strip():
+    if not text or text.isspace():
         raise InputError("the file is empty")
     text = text.replace("\x00", " ")  # pandas' parser silently cuts a value at a NUL
     if suffix in (".jsonl", ".json"):
         return _parse_json(text, lines=suffix == ".jsonl")
     separator = "\t" if suffix == ".tsv" else ","
     try:
-        header = [name.strip().lstrip("\ufeff") for name in next(csv.reader(StringIO(text, newline=""), delimiter=separator))]
+        first = text[: _record_end(text, 0) + 1] or text  # the header record alone: no copy of the block
+        header = [name.strip().lstrip("\ufeff") for name in next(csv.reader(StringIO(first, newline=""), delimiter=separator))]
     except csv.Error as error:
         raise InputError(f"malformed CSV header: {error}") from None
     duplicated = sorted({name for name in header if header.count(name) > 1})

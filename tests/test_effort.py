@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pipeline.config import EffortSettings
-from pipeline.effort import detect_effort, repeat_contacts, text_markers, text_signals
+from pipeline.effort import WORD, detect_effort, repeat_contacts, text_markers, text_signals, word_counts
 from tests.conftest import shared_data
 
 
@@ -108,11 +108,24 @@ def test_unconfirmed_answers_and_long_messages_are_graded():
         "客户：怎么查话费\n客服：发送CXHF到10001\n客户：谢谢，但是还是没解决",
         "怎么查话费",
         "客户：" + "我的宽带" * 60,
+        # thanks before the answer count for nothing; a thanks in an unresolved turn neither,
+        # a later plain one confirms
+        "客户：谢谢，怎么查话费\n客服：发送CXHF到10001\n客户：谢谢，还是没解决\n客服：再试一次\n客户：好的，谢谢",
+        "客户：谢谢，怎么查话费\n客服：发送CXHF到10001\n客户：谢谢，还是没解决\n客户：没解决",
     ])
     signals = text_signals(texts, reference_length=60)
-    assert signals["unconfirmed"].tolist() == [False, True, True, False, False]
+    assert signals["unconfirmed"].tolist() == [False, True, True, False, False, False, True]
     assert signals["length"].tolist()[:4] == [0, 0, 0, 0]
     assert signals["length"].iloc[4] == pytest.approx(2.0)  # 240 characters: two doublings of 60
+
+
+def test_word_counts_are_the_regex_s_match_counts():
+    texts = [
+        "", "a", "我的宽带断了", "5G套餐 upgrade_now 128GB!!", "abc123中文x9 😀𠀀𠀁ab", "Ⅻ ½ ٣٤ ab١٢ café",
+        "line\nbreak\n\n", "\u33ff\u3400\u9fff\ua000", "__", "x" * 300,
+    ]
+    assert word_counts(texts).tolist() == [len(WORD.findall(text)) for text in texts]
+    assert word_counts([]).tolist() == []
 
 
 def test_score_stays_within_1_and_5_and_a_resolved_record_confirms_the_answer():

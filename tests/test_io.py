@@ -247,6 +247,15 @@ def test_store_files_read_as_scored_files_get_their_contact_date_from_the_folder
     assert read_table([path])["contact_date"].tolist() == ["2026-11-20"]
 
 
+def test_an_unclosed_quote_in_the_header_is_a_clear_error(tmp_path):
+    # each line break was once followed by a recount of the quotes from the start: quadratic,
+    # a file of 300,000 rows hung for minutes
+    path = tmp_path / "contacts.csv"
+    path.write_text('"contact_id,text\n' + "".join(f"C{i},宽带断了\n" for i in range(50_000)), encoding="utf-8")
+    with pytest.raises(InputError, match="malformed CSV header"):
+        list(iter_contacts(path))
+
+
 def test_streamed_blocks_never_cut_a_quoted_value_with_line_breaks(tmp_path, monkeypatch):
     import pipeline.io
 

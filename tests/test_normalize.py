@@ -17,6 +17,7 @@ from pipeline.normalize import (
     prepare_texts,
     remove_boilerplate,
     select_view,
+    shared_turns,
     split_turns,
     to_halfwidth,
 )
@@ -70,6 +71,21 @@ SPLITS = [
 @pytest.mark.parametrize(("text", "turns"), SPLITS)
 def test_split_turns(text: str | None, turns: list[tuple[str, str]]) -> None:
     assert split_turns(text) == turns
+
+
+def test_shared_turns_split_each_text_once_within_the_block() -> None:
+    text = "客户：我的宽带断了\n坐席：请问您的账号是？\n客户：已经报过了"
+    outside = split_turns(text)
+    assert split_turns(text) is not outside  # no memo outside the block
+    with shared_turns():
+        first = split_turns(text)
+        assert first == outside
+        assert split_turns("".join(text)) is first  # an equal text: the same turns, not a new split
+        assert normalize_text(text) == "我的宽带断了 已经报过了"
+        with shared_turns():  # a nested block starts its own memo
+            assert split_turns(text) is not first
+        assert split_turns(text) is first
+    assert split_turns(text) is not first
 
 
 TRANSCRIPT = "坐席：您好，很高兴为您服务\n客户：我的宽带断了\n坐席：我帮您报障\n客户：要多久"
