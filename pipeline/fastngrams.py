@@ -4,8 +4,8 @@ scikit-learn's analyzers build every n-gram as a Python string and look each one
 vocabulary: on long transcripts that was most of the scoring time. :class:`FastCharNgrams`
 (``analyzer="char_wb"``) and :class:`FastWordNgrams` (word n-grams of our
 :class:`~pipeline.tokenize.Tokenizer`) wrap a fitted vectorizer and compute the identical matrix
-with numpy: each unit (a character, a token) becomes a small id, 0 outside the vocabulary so no
-n-gram holding one can match; an n-gram packs into one 64-bit key; keys are matched against the
+with numpy: each unit (a character, a token) becomes a small id, one outside the vocabulary
+marked so that no n-gram holding it can match; an n-gram packs into one 64-bit key; keys are matched against the
 vocabulary's keys with a hash index. Counts then get the vectorizer's own TF-IDF steps
 (sublinear tf, idf, norm) in the same order, so the floats are the same too.
 
@@ -32,6 +32,8 @@ from sklearn.preprocessing import normalize
 from pipeline.tokenize import Tokenizer
 
 BITS = 16
+# A character outside the vocabulary: a key holding it matches no feature's key
+OUTSIDE = 2**BITS - 1
 UNICODE_SIZE = 0x110000
 
 
@@ -137,10 +139,10 @@ class FastCharNgrams(_FastTfidf):
     def _index(self) -> None:
         features = list(self.vectorizer.vocabulary_)
         characters = sorted({ch for feature in features for ch in feature})
-        if len(characters) >= 2**BITS:
+        if len(characters) >= OUTSIDE:
             self.table_ = None
             return
-        table = np.zeros(UNICODE_SIZE, dtype=np.uint64)
+        table = np.full(UNICODE_SIZE, OUTSIDE, dtype=np.uint64)
         table[[ord(ch) for ch in characters]] = np.arange(1, len(characters) + 1, dtype=np.uint64)
         self.table_ = table
         self._set_keys([_pack_text(feature, table) for feature in features], features)
@@ -150,26 +152,20 @@ class FastCharNgrams(_FastTfidf):
         words = [text.split() for text in texts]
         lengths = np.fromiter(map(len, chain.from_iterable(words)), dtype=np.int64) + 2
         document = np.repeat(np.arange(len(texts)), [len(split) for split in words])
-        padded = " " + "  ".join(chain.from_iterable(words)) + " "  # each word with a space each side
+        padded = " " + "  ".join(chain.from_iterable(words)) + " " if len(lengths) else ""  # each word padded
         ids = self.table_[np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32)]
         starts = np.cumsum(lengths) - lengths
-        unknown = np.r_[0, np.cumsum(ids == 0)]  # characters outside the vocabulary before each position
+        room = np.repeat(starts + lengths, lengths) - np.arange(len(ids))  # characters left in the word
+        of_position = np.repeat(document, lengths)
         rolling = np.zeros(len(ids), dtype=np.uint64)  # at step n: the key of the n characters from each position
         rows, keys = [], []
-
-        def add(document_rows: np.ndarray, first: np.ndarray, n: int) -> None:
-            key = rolling[first]
-            key[unknown[first + n] > unknown[first]] = 0
-            rows.append(document_rows)
-            keys.append(key)
-
         for n in range(1, high + 1):
             rolling[: len(ids) - n + 1] |= ids[n - 1 :] << np.uint64(BITS * (4 - n))
-            if n >= low:
-                word, first = _windows(starts, lengths, n, n + 1)  # words giving all their n-grams
-                add(document[word], first, n)
-            whole = lengths == n  # a word no longer than some n gives itself once, then stops
-            add(document[whole], starts[whole], n)
+            # from n = low every n-gram inside a word; below low only a word of n characters, whole
+            # (a word no longer than n gives itself once, then stops)
+            first = np.flatnonzero(room >= n) if n >= low else starts[lengths == n]
+            rows.append(of_position[first])
+            keys.append(rolling[first])
         return np.concatenate(rows), np.concatenate(keys)
 
 

@@ -26,7 +26,7 @@ def test_fast_char_ngrams_equal_the_vectorizer(demo_data, ngram_range, sublinear
     vectorizer = TfidfVectorizer(analyzer="char_wb", lowercase=False, ngram_range=ngram_range, min_df=2, sublinear_tf=sublinear_tf)
     vectorizer.fit(texts[:300])
     fast = FastCharNgrams(vectorizer).fit(None)
-    for batch in (texts, ODD_TEXTS):
+    for batch in (texts, ODD_TEXTS, ["", " \n"]):
         assert same_matrix(vectorizer.transform(batch), fast.transform(batch))
 
 
