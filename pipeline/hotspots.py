@@ -19,6 +19,7 @@ from scipy.stats import false_discovery_control, poisson
 
 from pipeline import schemas as s
 from pipeline.config import UNKNOWN_REASON, CostSettings, EffortSettings, HotspotSettings
+from pipeline.labels import plain_groups
 from pipeline.pii import PLACEHOLDERS
 
 PLACEHOLDER_TOKENS = PLACEHOLDERS
@@ -56,8 +57,8 @@ class Window:
 def count_contacts(scored: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Contacts per contact date × group, one row each (``contacts``): the aggregate behind the
     baselines, which the Spark engine computes on its cluster instead (rows with a missing key
-    are not counted)."""
-    return scored.groupby([s.CONTACT_DATE, *by], observed=True).size().rename("contacts").reset_index()
+    are not counted). Keys are plain strings, also where ``scored`` holds categoricals."""
+    return plain_groups(scored.groupby([s.CONTACT_DATE, *by], observed=True).size()).rename("contacts").reset_index()
 
 
 def daily_counts(counts: pd.DataFrame, dates: list[str], by: list[str]) -> pd.DataFrame:
@@ -120,13 +121,15 @@ def group_metrics(day: pd.DataFrame, by: list[str], effort: EffortSettings) -> p
         }
     )
     grouped = frame.groupby(by, observed=True)
-    return pd.DataFrame(
-        {
-            "effort_rate": grouped["high_effort"].mean(),
-            "repeat_rate": grouped["repeat"].mean(),
-            "transfer_rate": grouped["transferred"].mean(),
-            "mean_handle_min": grouped["handle_min"].mean(),
-        }
+    return plain_groups(
+        pd.DataFrame(
+            {
+                "effort_rate": grouped["high_effort"].mean(),
+                "repeat_rate": grouped["repeat"].mean(),
+                "transfer_rate": grouped["transferred"].mean(),
+                "mean_handle_min": grouped["handle_min"].mean(),
+            }
+        )
     )
 
 
@@ -185,7 +188,7 @@ def find_hotspots(
 def _block(counts, day, window, factors, by, settings, effort) -> pd.DataFrame:
     history = daily_counts(counts[tuple(by)], window.history_dates, by)
     expected = expected_counts(history, factors, window.as_of)
-    observed = day.groupby(by, observed=True).size()
+    observed = plain_groups(day.groupby(by, observed=True).size())
     index = expected.index.union(observed.index)
     block = pd.DataFrame(
         {
@@ -223,7 +226,7 @@ def observed_quadrants(
             "unresolved": in_window.get("effort_unresolved", False),
         }
     )
-    rates = frame.groupby(s.REASON).mean()
+    rates = plain_groups(frame.groupby(s.REASON, observed=True).mean())
     configured = reasons.set_index("reason")
     rows = []
     for reason, rate in rates.iterrows():

@@ -602,7 +602,7 @@ def run_job(
         spilled.discard()
     release_memory()  # the batch's, before the report's
     with timer("report"):
-        history = read_store(night.store, dates=night.window, columns=report_columns(config), arrow_ids=True)
+        history = read_store(night.store, dates=night.window, columns=report_columns(config), arrow_ids=True, label_categories=True)
         release_memory()
         labels = tuple(model.metadata.get("labels", ()))
         report = build_report(

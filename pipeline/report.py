@@ -28,6 +28,7 @@ from pipeline.hotspots import (
     phrase_samples,
 )
 from pipeline.io import staged_folder, write_csv, write_json, write_text
+from pipeline.labels import as_strings, fill_labels, plain_groups, plain_labels
 from pipeline.normalize import prepare_texts
 from pipeline.pii import mask_pii_series
 from pipeline.predict import CANDIDATE
@@ -77,7 +78,9 @@ def build_report(
     ``denominator`` (from ``io.read_denominator``) adds contacts per 1,000 customers or orders.
     ``texts`` gives the texts of rows of ``scored`` by index when ``scored`` holds none (a
     large store): only the texts the report shows or samples are fetched. ``counts``: the
-    window's daily contact counts when an engine has them (see find_hotspots).
+    window's daily contact counts when an engine has them (see find_hotspots). Label columns
+    of ``scored`` may be categoricals (``read_store(..., label_categories=True)``): the report
+    reads the same.
     """
     settings = config.hotspots
     window = Window(as_of, settings.baseline_days)
@@ -139,7 +142,7 @@ def new_reason_proposals(
     """``new_reasons.csv``: the day's ``rows`` (:func:`new_reason_rows`) clustered; texts fetched
     only for those rows."""
     seed = config.model.seed
-    sample = day.loc[rows].assign(**{s.TEXT: texts_of(rows)})
+    sample = plain_labels(day.loc[rows]).assign(**{s.TEXT: texts_of(rows)})
     missing = rows.difference(tokens.index)
     prepared = prepare_texts(sample.loc[missing, s.TEXT], view=config.normalize.view, to_simplified=config.normalize.to_simplified)
     fresh = pd.Series([tokenizer(text) for text in prepared], index=missing, dtype=object)
@@ -171,8 +174,9 @@ def reason_sources(day: pd.DataFrame) -> pd.Series:
     """Per reason: who decided today's contacts — ``model``, ``rules`` (cold start) or both."""
     if s.PREDICTED_BY not in day or day.empty:  # scored before the rules existed: a model
         return pd.Series("model", index=pd.Index(day[s.REASON].unique() if len(day) else []), dtype=object)
-    sources = day[s.PREDICTED_BY].fillna("model")
-    return sources.groupby(day[s.REASON]).agg(lambda values: "+".join(sorted(set(values))))
+    sources = fill_labels(day[s.PREDICTED_BY], "model")
+    joined = sources.groupby(day[s.REASON], observed=True).agg(lambda values: "+".join(sorted(set(values))))
+    return as_strings(plain_groups(joined))  # a categorical's aggregate keeps its dtype where it can
 
 
 def quadrant_summary(reason_rows: pd.DataFrame) -> pd.DataFrame:
@@ -200,9 +204,9 @@ def root_cause_summary(in_window: pd.DataFrame, window: Window, reasons: pd.Data
     day = window.rows(in_window, [window.as_of_text])
     in_history = in_window[s.CONTACT_DATE].isin(window.history_dates)  # counted, not copied
     days_with_data = max(in_window.loc[in_history, s.CONTACT_DATE].nunique(), 1)
-    today = day.groupby(s.ROOT_CAUSE).size()
+    today = plain_groups(day.groupby(s.ROOT_CAUSE, observed=True).size())
     causes_before = in_window.loc[in_history, s.ROOT_CAUSE]
-    baseline = causes_before.groupby(causes_before).size() / days_with_data
+    baseline = plain_groups(causes_before.groupby(causes_before, observed=True).size()) / days_with_data
     owners = reasons.drop_duplicates("default_root_cause").set_index("default_root_cause")["owner"]
     causes = today.index.union(baseline.index)
     names = reasons.set_index("reason")[["name_en"]]
@@ -210,7 +214,7 @@ def root_cause_summary(in_window: pd.DataFrame, window: Window, reasons: pd.Data
     for cause in causes:
         contacts = int(today.get(cause, 0))
         mean = float(baseline.get(cause, 0.0))
-        members = day[day[s.ROOT_CAUSE] == cause].groupby(s.REASON).size().sort_values(ascending=False).head(3)
+        members = plain_groups(day[day[s.ROOT_CAUSE] == cause].groupby(s.REASON, observed=True).size()).sort_values(ascending=False).head(3)
         rows.append(
             {
                 "root_cause": cause,
@@ -228,7 +232,7 @@ def root_cause_summary(in_window: pd.DataFrame, window: Window, reasons: pd.Data
 
 def trend_table(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame, denominator: pd.DataFrame | None = None) -> pd.DataFrame:
     dates = [*window.history_dates, window.as_of_text]
-    counts = in_window.groupby([s.CONTACT_DATE, s.REASON]).size().unstack(fill_value=0).reindex(dates, fill_value=0)
+    counts = plain_groups(in_window.groupby([s.CONTACT_DATE, s.REASON], observed=True).size()).unstack(fill_value=0).reindex(dates, fill_value=0)
     long = counts.stack().rename("contacts").reset_index().rename(columns={s.CONTACT_DATE: "date"})
     names = reasons.set_index("reason")
     long.insert(2, "name_zh", long[s.REASON].map(names["name_zh"]).fillna(long[s.REASON]))
@@ -249,7 +253,7 @@ def review_queue(
     day: pd.DataFrame, size: int, order_patterns: list[str], texts: Callable[[pd.Index], pd.Series] | None = None
 ) -> pd.DataFrame:
     """Contacts a person should look at: unknown first, then the least confident."""
-    ranked = day.loc[review_rows(day, size)]
+    ranked = plain_labels(day.loc[review_rows(day, size)])
     text = texts(ranked.index) if texts is not None else ranked[s.TEXT]
     why = [
         f"not recognised: confidence {c:.2f} below the model's threshold" if r == UNKNOWN_REASON else f"low confidence {c:.2f}"

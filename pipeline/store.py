@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from pipeline import schemas as s
 from pipeline.effort import TIMELINE_COLUMNS
 from pipeline.ingest import IdSet
+from pipeline.labels import as_strings, is_categorical
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,18 @@ def read_store(
     skip: tuple[str, ...] = (),
     except_batch: str | None = None,
     arrow_ids: bool = False,
+    label_categories: bool = False,
 ) -> pd.DataFrame:
     """Scored contacts of the given dates (all dates when None), with ``contact_date``.
 
     ``skip`` leaves out columns (the text, which :class:`StoredTexts` fetches row by row);
     ``except_batch``: see :func:`store_files`. ``arrow_ids`` keeps ``contact_id`` in Arrow
     (``string[pyarrow]``): some 15 bytes an id where a Python string takes 60 or more, for a
-    window of millions.
+    window of millions. ``label_categories`` keeps the label columns (reason, channel …, and
+    ``contact_date``) categorical, with the same categories in every file: a code of a byte or
+    two a row where a string column holds an 8-byte pointer. Their consumer must group with
+    ``observed=True`` and fill gaps with :func:`pipeline.labels.fill_labels` (see
+    :mod:`pipeline.labels`); the report does.
     """
     frames = []
     for contact_date, path in store_files(store, dates, except_batch):
@@ -87,14 +93,41 @@ def read_store(
         else:
             frame = table.to_pandas()
         del table
-        for name in labels:  # back to plain strings, one object per distinct value; None where missing
-            codes = frame[name].cat.codes.to_numpy()
-            frame[name] = np.append(frame[name].cat.categories.to_numpy(dtype=object), None)[codes]
-        frame[s.CONTACT_DATE] = contact_date
+        if label_categories:
+            frame[s.CONTACT_DATE] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), [contact_date])
+        else:
+            for name in labels:  # back to plain strings, one object per distinct value; None where missing
+                frame[name] = as_strings(frame[name])
+            frame[s.CONTACT_DATE] = contact_date
         frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=[*(c for c in columns or [] if c != s.CONTACT_DATE), s.CONTACT_DATE])
+    if label_categories:
+        _same_categories(frames)
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _same_categories(frames: list[pd.DataFrame]) -> None:
+    """Put each categorical column of ``frames`` on one set of categories (the union, in order
+    of appearance), so that concatenating them keeps it categorical. A column a file holds as
+    nulls only (no string type) joins as an empty categorical; one a file lacks is filled
+    with missing values by the concatenation. A column another file holds as something else
+    than strings stays as it is (the concatenation then gives objects)."""
+    names = list(dict.fromkeys(name for frame in frames for name, dtype in frame.dtypes.items() if isinstance(dtype, pd.CategoricalDtype)))
+    union: dict[str, pd.Index] = {}
+    for name in names:
+        seen = [frame[name].cat.categories for frame in frames if name in frame and is_categorical(frame[name])]
+        union[name] = pd.Index(list(dict.fromkeys(value for categories in seen for value in categories)), dtype=seen[0].dtype)
+    for frame in frames:  # frames of read_store's own: changed in place, not copied
+        for name in names:
+            column = frame.get(name)
+            if column is None:
+                continue
+            if not is_categorical(column):
+                if column.isna().all():
+                    frame[name] = pd.Categorical.from_codes(np.full(len(frame), -1, dtype=np.int8), union[name])
+            elif not column.cat.categories.equals(union[name]):
+                frame[name] = column.cat.set_categories(union[name])
 
 
 def read_timelines(store: Path, dates: list[str], customers: pa.Array, except_batch: str | None = None) -> pa.Table | None:

@@ -4,6 +4,8 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.batch import ChunkScorer, _checked, whole
@@ -159,3 +161,25 @@ def test_read_store_gives_labels_as_plain_strings_shared_per_value(tmp_path):
     frame = read_store(tmp_path)
     assert frame["channel"].tolist() == ["phone", None, "phone", "chat"] and frame["reason"].tolist() == ["x", "y", None, "x"]
     assert frame["channel"].dtype == object and frame["channel"][0] is frame["channel"][2]  # one object per value
+
+
+def test_read_store_can_give_labels_as_categoricals_on_one_set_of_categories(tmp_path):
+    days = {
+        "2026-11-19": pa.table({"contact_id": ["a", "b"], "reason": ["y", "x"], "channel": ["phone", None], "n": [1, 2]}),
+        # a channel never filled (Arrow null type); customer_id in one file only
+        "2026-11-20": pa.table({"contact_id": ["c", "d", "e"], "reason": ["z", "x", None], "channel": pa.nulls(3),
+                                "customer_id": ["u1", "u2", "u1"], "n": [3, 4, 5]}),
+    }
+    for day, table in days.items():
+        (tmp_path / f"contact_date={day}").mkdir()
+        pq.write_table(table, tmp_path / f"contact_date={day}" / "batch=1.parquet")
+    plain = read_store(tmp_path, arrow_ids=True)
+    coded = read_store(tmp_path, arrow_ids=True, label_categories=True)
+    labels = ["reason", "channel", "contact_date"]
+    for name in labels:
+        assert isinstance(coded[name].dtype, pd.CategoricalDtype), name
+        assert coded[name].astype(object).where(coded[name].notna(), None).tolist() == plain[name].tolist()
+    assert list(coded["reason"].cat.categories) == ["y", "x", "z"]  # the files' order, not sorted
+    assert coded["reason"].isna().tolist() == [False, False, False, False, True]
+    assert list(coded["channel"].cat.categories) == ["phone"] and coded["channel"].isna().sum() == 4
+    pd.testing.assert_frame_equal(coded.drop(columns=labels), plain.drop(columns=labels))

@@ -8,11 +8,13 @@ from pipeline import schemas as s
 from pipeline.quadrants import reason_table
 from pipeline.report import (
     build_report,
+    report_columns,
     render_html,
     review_queue,
     trend_chart,
     write_report,
 )
+from pipeline.store import StoredTexts, read_store
 from pipeline.tokenize import Tokenizer
 
 AS_OF = date(2026, 11, 20)
@@ -121,3 +123,49 @@ def test_a_report_without_texts_fetches_them_once_and_reads_the_same(taxonomy, c
     assert len(fetched) == 1 and 0 < fetched[0] < len(scored)  # one pass over the store, only rows the report reads
     for name, table in full.tables.items():
         pd.testing.assert_frame_equal(lean.tables[name], table, obj=name)
+
+
+def write_window(store, taxonomy):
+    """A store of ``scored_frame``'s window, one file a day, with what makes categoricals read
+    unlike strings: categories in each file's order of first appearance (not sorted), labels
+    missing on some rows, reasons absent on some days, rule-decided rows and the day's unknowns."""
+    scored = scored_frame(taxonomy)
+    rng = np.random.default_rng(5)
+    scored[s.CHANNEL] = rng.choice(np.array(["phone", "chat", "email", None], dtype=object), len(scored))
+    scored[s.PREDICTED_BY] = rng.choice(np.array(["model", "rules", None], dtype=object), len(scored))
+    scored[s.TEXT] = [f"客户：{r} 第{i % 7}次来电，{'宽带' if i % 2 else '账单'}问题\n坐席：好的" for i, r in enumerate(scored[s.REASON])]
+    rare = taxonomy.reasons[-1].id
+    scored.loc[(scored[s.REASON] == rare) & (scored.index % 2 == 0), s.REASON] = taxonomy.reasons[0].id
+    unknown = (scored.index % 3 == 0) & (scored[s.CONTACT_DATE] == AS_OF.isoformat())
+    scored.loc[unknown, s.REASON], scored.loc[unknown, s.CONFIDENCE] = "unknown", 0.05
+    topics = ["国际漫游 出国 开通 漫游 套餐", "电子发票 抬头 开具 发票 邮箱"]  # two new reasons to propose
+    scored.loc[unknown, s.TEXT] = [f"客户：{topics[i % 2]} 第{i % 3}次\n坐席：好的" for i in range(unknown.sum())]
+    for day, rows in scored.groupby(s.CONTACT_DATE):
+        (store / f"contact_date={day}").mkdir(parents=True)
+        rows.drop(columns=[s.CONTACT_DATE]).to_parquet(store / f"contact_date={day}" / "batch=1.parquet", index=False)
+    return scored
+
+
+@pytest.mark.parametrize("segments", [[], [s.CHANNEL]])
+def test_a_report_reads_the_same_from_label_categories(tmp_path, taxonomy, config, segments):
+    config = config.model_copy(update={"hotspots": config.hotspots.model_copy(update={"segments": segments})})
+    scored = write_window(tmp_path, taxonomy)
+    customers = pd.DataFrame({"date": sorted(scored[s.CONTACT_DATE].unique()), "count": 20_000.0})
+    plain = read_store(tmp_path, columns=report_columns(config), arrow_ids=True)
+    coded = read_store(tmp_path, columns=report_columns(config), arrow_ids=True, label_categories=True)
+    labels = [s.REASON, "reason_candidate", s.ROOT_CAUSE, s.CHANNEL, s.PREDICTED_BY, s.CONTACT_DATE]
+    assert all(isinstance(coded[name].dtype, pd.CategoricalDtype) for name in labels)
+    assert list(coded[s.REASON].cat.categories) != sorted(coded[s.REASON].cat.categories)  # sorting by code would show
+
+    reports = [
+        build_report(frame, AS_OF, reason_table(taxonomy), config, Tokenizer(), customers, StoredTexts(tmp_path))
+        for frame in (plain, coded)
+    ]
+
+    expected, actual = reports
+    assert len(expected.tables["new_reasons"]) > 0 and (expected.tables["hotspots"]["predicted_by"] == "model+rules").any()
+    assert (expected.tables["hotspots"]["segment"] != "").any() == bool(segments)
+    assert list(actual.tables) == list(expected.tables)
+    for name, table in expected.tables.items():
+        pd.testing.assert_frame_equal(actual.tables[name], table, obj=name)
+    assert actual.html == expected.html
