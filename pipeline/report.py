@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline import schemas as s
@@ -245,8 +246,9 @@ def trend_table(in_window: pd.DataFrame, window: Window, reasons: pd.DataFrame, 
 def review_rows(day: pd.DataFrame, size: int) -> pd.Index:
     """The ``size`` least confident rows of the day (unknown ones are below the threshold), in
     that order."""
-    # the order of the confidences alone: sorting the whole day would copy every column of it
-    return day.index[day[s.CONFIDENCE].reset_index(drop=True).sort_values(kind="mergesort").index[:size]]
+    # the order of the confidences alone (stable, missing ones last, as sort_values): sorting
+    # the whole day would copy every column of it
+    return day.index[np.argsort(day[s.CONFIDENCE].to_numpy(dtype=float), kind="stable")[:size]]
 
 
 def review_queue(
