@@ -254,8 +254,12 @@ def print_verdict(rows: list[dict]) -> None:
     print(f"  peak RSS <= {TARGET_RSS_GB} GB: largest process {runs[largest]['largest_rss'] / 2**30:.2f} GB, process tree (PSS) {runs[largest]['tree_rss'] / 2**30:.2f} GB")
     if len(runs) > 1:
         smallest = min(runs)
-        growth = runs[largest]["tree_rss"] / runs[smallest]["tree_rss"]
-        print(f"  RSS at {largest:,} within {TARGET_GROWTH}x of {smallest:,}: {growth:.2f}x (process tree PSS)")
+        growth = {kind: runs[largest][kind] / runs[smallest][kind] for kind in ("largest_rss", "tree_rss")}
+        print(
+            f"  RSS at {largest:,} within {TARGET_GROWTH}x of {smallest:,}: largest process {growth['largest_rss']:.3f}x "
+            f"({runs[smallest]['largest_rss'] / 2**20:,.0f} -> {runs[largest]['largest_rss'] / 2**20:,.0f} MiB), "
+            f"process tree (PSS) {growth['tree_rss']:.3f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import re2
 
 from pipeline import schemas as s
 from pipeline.config import EffortSettings
+from pipeline.fastngrams import text_blocks
 from pipeline.normalize import split_turns
 
 N = r"[一二三四五六七八九十两兩几幾好\d]+"  # a count: 三, 好几, 10
@@ -175,10 +176,15 @@ def _plane_classes() -> np.ndarray:
 
 def word_counts(texts: list[str]) -> np.ndarray:
     """How many WORD matches each text holds, as ``len(WORD.findall(text))`` (a test checks),
-    counted with numpy over all texts at once: a tenth of the regex's time."""
-    if not texts:
-        return np.zeros(0, dtype=np.int64)
-    points = np.frombuffer("\n".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    counted with numpy over blocks of texts at once: a tenth of the regex's time."""
+    counts = np.zeros(len(texts), dtype=np.int64)
+    for start, stop in text_blocks(texts):
+        counts[start:stop] = _block_word_counts(texts[start:stop])
+    return counts
+
+
+def _block_word_counts(texts: list[str]) -> np.ndarray:
+    points = np.frombuffer(("\n".join(texts) + "\n").encode("utf-32-le"), dtype=np.uint32)
     classes = _plane_classes()[np.minimum(points, 0xFFFF)]
     beyond = np.flatnonzero(points > 0xFFFF)  # emoji, rare Chinese (CJK extension B …)
     if len(beyond):
@@ -186,9 +192,11 @@ def word_counts(texts: list[str]) -> np.ndarray:
     # a match starts at each Chinese character and at the first character of a letter or digit run
     before = np.concatenate(([0], classes[:-1]))
     starts = (classes == _CHINESE) | ((classes > _CHINESE) & (classes != before))
-    counted = np.concatenate(([0], np.cumsum(starts)))
-    ends = np.cumsum([len(text) + 1 for text in texts]) - 1  # each text's "\n" (class 0) or the end
-    return np.diff(counted[np.concatenate(([0], ends))])
+    # each text with its "\n" (class 0) is one run of ``starts``, never empty
+    firsts = np.cumsum([0] + [len(text) + 1 for text in texts[:-1]])
+    return np.add.reduceat(starts, firsts, dtype=np.int64)
+
+
 MAX_DOUBLINGS = 3
 # How much each marker adds to the score.
 # The markers that need the customer's other contacts (added to a batch after its chunks).

@@ -35,6 +35,8 @@ BITS = 16
 # A character outside the vocabulary: a key holding it matches no feature's key
 OUTSIDE = 2**BITS - 1
 UNICODE_SIZE = 0x110000
+# Characters a vectorised pass takes at once (its arrays take about 100 bytes a character).
+BLOCK_CHARS = 1 << 20
 
 
 def _plain(vectorizer: object) -> bool:
@@ -103,6 +105,12 @@ class _FastTfidf(TransformerMixin, BaseEstimator):
         return counts if isinstance(counts, self.matrix_type_) else self.matrix_type_(counts)
 
     def _counts(self, texts: list[str]) -> sp.csr_array:
+        blocks = text_blocks(texts)
+        if len(blocks) <= 1:
+            return self._block_counts(texts)
+        return sp.vstack([self._block_counts(texts[start:stop]) for start, stop in blocks], format="csr")
+
+    def _block_counts(self, texts: list[str]) -> sp.csr_array:
         rows, keys = self._keys(texts)
         found = self.keys_.get_indexer(keys)
         matched = found >= 0
@@ -122,6 +130,21 @@ class _FastTfidf(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         return self.vectorizer.get_feature_names_out(input_features)
+
+
+def text_blocks(texts: list[str], limit: int | None = None) -> list[tuple[int, int]]:
+    """``(start, stop)`` runs of ``texts`` of about ``limit`` characters each (a longer text on its
+    own): the vectorised paths hold tens of bytes a character, so a chunk of 5,000 texts of
+    20,000 characters is taken in blocks rather than at once."""
+    limit = limit or BLOCK_CHARS
+    ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
+    blocks, start = [], 0
+    while start < len(texts):
+        reach = (ends[start - 1] if start else 0) + limit
+        stop = max(start + 1, int(np.searchsorted(ends, reach, side="right")))
+        blocks.append((start, stop))
+        start = stop
+    return blocks
 
 
 def _windows(starts: np.ndarray, lengths: np.ndarray, n: int, at_least: int) -> tuple[np.ndarray, np.ndarray]:

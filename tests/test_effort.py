@@ -119,13 +119,17 @@ def test_unconfirmed_answers_and_long_messages_are_graded():
     assert signals["length"].iloc[4] == pytest.approx(2.0)  # 240 characters: two doublings of 60
 
 
-def test_word_counts_are_the_regex_s_match_counts():
+def test_word_counts_are_the_regex_s_match_counts(monkeypatch):
     texts = [
         "", "a", "我的宽带断了", "5G套餐 upgrade_now 128GB!!", "abc123中文x9 😀𠀀𠀁ab", "Ⅻ ½ ٣٤ ab١٢ café",
         "line\nbreak\n\n", "\u33ff\u3400\u9fff\ua000", "__", "x" * 300,
     ]
     assert word_counts(texts).tolist() == [len(WORD.findall(text)) for text in texts]
     assert word_counts([]).tolist() == []
+    import pipeline.fastngrams
+
+    monkeypatch.setattr(pipeline.fastngrams, "BLOCK_CHARS", 20)  # in blocks of a few texts, "x" * 300 alone
+    assert word_counts(texts).tolist() == [len(WORD.findall(text)) for text in texts]
 
 
 def test_score_stays_within_1_and_5_and_a_resolved_record_confirms_the_answer():

@@ -30,6 +30,17 @@ def test_fast_char_ngrams_equal_the_vectorizer(demo_data, ngram_range, sublinear
         assert same_matrix(vectorizer.transform(batch), fast.transform(batch))
 
 
+def test_long_batches_are_taken_in_blocks_with_the_same_result(demo_data, monkeypatch):
+    import pipeline.fastngrams
+
+    texts = demo_data.contacts["text"].head(300).tolist() + ODD_TEXTS
+    vectorizer = TfidfVectorizer(analyzer="char_wb", lowercase=False, ngram_range=(1, 3), min_df=2).fit(texts)
+    fast = FastCharNgrams(vectorizer).fit(None)
+    monkeypatch.setattr(pipeline.fastngrams, "BLOCK_CHARS", 500)  # a few texts a block, a long one alone
+    assert len(pipeline.fastngrams.text_blocks(texts)) > 20
+    assert same_matrix(vectorizer.transform(texts), fast.transform(texts))
+
+
 def test_the_fitted_model_predicts_the_same_probabilities(trained, demo_data):
     texts = demo_data.contacts["text"].tail(800).tolist() + ODD_TEXTS
     fast = accelerate(trained.model)
