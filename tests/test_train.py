@@ -86,6 +86,24 @@ def test_stacked_metrics_are_reproducible_for_the_same_seed(small_training, conf
     assert np.array_equal(first.model.predict_proba(subset["text"]), second.model.predict_proba(subset["text"]))
 
 
+def test_complement_naive_bayes_joins_the_stack_when_asked(small_training, config):
+    from sklearn.naive_bayes import ComplementNB
+
+    settings = config.model.model_copy(
+        update={"cv_folds": 0, "classifier": "stack", "stack_folds": 3, "stack_complement_nb": True}
+    )
+    subset = small_training.groupby("reason", group_keys=False).head(30)
+    result = train_classifier(subset["text"], subset["reason"], settings, config.normalize)
+    stack = result.model.named_steps["classify"]
+    assert [name for name, _ in stack.estimators] == ["svm", "naive_bayes", "complement_nb"]
+    assert isinstance(stack.named_estimators_["complement_nb"].named_steps["complement_nb"], ComplementNB)
+    # the final regression sees one score per class from each of the three members
+    assert stack.final_estimator_.coef_.shape[1] == 3 * len(result.model.classes_)
+    probabilities = result.model.predict_proba(subset["text"].head(20))
+    assert np.allclose(probabilities.sum(axis=1), 1)
+    assert result.metrics["accuracy"] >= 0.5
+
+
 def test_unknown_classifier_is_rejected():
     from pydantic import ValidationError
 
@@ -95,3 +113,6 @@ def test_unknown_classifier_is_rejected():
         ModelSettings(classifier="forest")
     with pytest.raises(ValidationError, match="stack_folds"):
         ModelSettings(stack_folds=1)
+    with pytest.raises(ValidationError, match="stack_complement_nb"):
+        ModelSettings(stack_complement_nb="maybe")
+    assert ModelSettings().stack_complement_nb is False  # the default stack is unchanged
