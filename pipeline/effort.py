@@ -225,17 +225,17 @@ def _sides(text: str) -> tuple[str, str, bool]:
                 answered_at = len(customer)
         else:
             customer.append(utterance)
-    said = "\n".join(customer)
+    said, heard = "\n".join(customer), "\n".join(agent)
     if answered_at < 0:
-        return said, "\n".join(agent), False
+        return said, heard, False
     # one search over the turns after the answer (a cue never spans the newline between two),
     # then the unresolved check on the turn of each cue found
     starts = list(accumulate((len(u) + 1 for u in customer), initial=0))
     for cue in CONFIRMED.finditer(said, starts[answered_at]):
         turn = customer[bisect_right(starts, cue.start()) - 1]
         if not UNRESOLVED.search(turn.lower()):
-            return said, "\n".join(agent), False
-    return said, "\n".join(agent), True
+            return said, heard, False
+    return said, heard, True
 
 
 def text_signals(texts: pd.Series, reference_length: int = 60) -> pd.DataFrame:

@@ -5,9 +5,9 @@ vocabulary: on long transcripts that was most of the scoring time. :class:`FastC
 (``analyzer="char_wb"``) and :class:`FastWordNgrams` (word n-grams of our
 :class:`~pipeline.tokenize.Tokenizer`) wrap a fitted vectorizer and compute the identical matrix
 with numpy: each unit (a character, a token) becomes a small id, one outside the vocabulary
-marked so that no n-gram holding it can match; an n-gram packs into one 64-bit key; keys are matched against the
-vocabulary's keys with a hash index. Counts then get the vectorizer's own TF-IDF steps
-(sublinear tf, idf, norm) in the same order, so the floats are the same too.
+marked so that no n-gram holding it can match; an n-gram packs into one 64-bit key; keys are
+matched against the vocabulary's keys with a hash index. Counts then get the vectorizer's own
+TF-IDF steps (sublinear tf, idf, norm) in the same order, so the floats are the same too.
 
 Character n-grams are those of ``_char_wb_ngrams``: each whitespace-separated word, padded with
 one space each side, gives its n-grams for each n of ``ngram_range``; a word no longer than n
@@ -79,7 +79,7 @@ class _FastTfidf(TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     def _keys(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Each n-gram's document and key (0: cannot be in the vocabulary)."""
+        """Each n-gram's document and key (one no feature has where it cannot be in the vocabulary)."""
         raise NotImplementedError
 
     def _set_keys(self, keys: list[int], features: list[str]) -> None:

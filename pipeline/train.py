@@ -71,16 +71,15 @@ def build_stack(model: ModelSettings) -> StackingClassifier:
     no extra calibration (expected calibration error 0.013 and 0.005 there). With
     ``stack_complement_nb`` a complement naive Bayes on the n-grams joins them.
     """
-    members = [
-        ("svm", Pipeline([("ngrams", FeatureBlock(model.embeddings, "ngrams")), ("svm", linear_svm(model))])),
-        ("naive_bayes", Pipeline([("ngrams", FeatureBlock(model.embeddings, "ngrams")), ("naive_bayes", MultinomialNB(alpha=0.01))])),
-    ]
+    def member(name: str, part: str, estimator) -> tuple[str, Pipeline]:
+        return name, Pipeline([(part, FeatureBlock(model.embeddings, part)), (name, estimator)])
+
+    members = [member("svm", "ngrams", linear_svm(model)), member("naive_bayes", "ngrams", MultinomialNB(alpha=0.01))]
     if model.embeddings != "none":
         network = MLPClassifier(hidden_layer_sizes=(256,), early_stopping=True, random_state=model.seed)
-        members.append(("network", Pipeline([("embeddings", FeatureBlock(model.embeddings, "embeddings")), ("network", network)])))
+        members.append(member("network", "embeddings", network))
     if model.stack_complement_nb:
-        complement = ComplementNB(alpha=0.3)
-        members.append(("complement_nb", Pipeline([("ngrams", FeatureBlock(model.embeddings, "ngrams")), ("complement_nb", complement)])))
+        members.append(member("complement_nb", "ngrams", ComplementNB(alpha=0.3)))
     return StackingClassifier(
         members,
         final_estimator=LogisticRegression(max_iter=1000),
