@@ -161,10 +161,13 @@ def configure_logging(quiet: bool, verbose: bool) -> None:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from pipeline import jobs
-    from pipeline.config import load_config
+    from pipeline.config import load_config, start_worker_server, worker_count
 
     config = load_config(args.config)
+    if args.command == "run" and args.engine == "local" and worker_count(config.runtime) > 1:
+        start_worker_server()  # its imports beside ours (next line), not after them
+    from pipeline import jobs
+
     home = args.out if args.command == "demo" else args.home
     workspace = jobs.Workspace(config, home)
     if args.command == "demo":

@@ -13,6 +13,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pipeline import schemas as s
 from pipeline.config import ColumnSettings, IngestSettings
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # and lone surrogates
 # Invisible characters that make two spellings of one id differ: zero-width spaces, byte-order marks.
 INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
-HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+# an offset after a time ("…:11+08:00", "…:11 +0800", "…:23+8", "…Z"); "2026-11-20" ends in none
+HAS_OFFSET = re.compile(r"(?:Z|:\d{2}(?:[.,]\d+)?\s*[+-]\d{1,2}(?::?\d{2})?)$", re.IGNORECASE)
 TRUE_WORDS = {"true", "1", "yes", "y", "t", "是", "已解决", "已解決"}
 FALSE_WORDS = {"false", "0", "no", "n", "f", "否", "未解决", "未解決"}
 
@@ -147,10 +149,10 @@ def ingest_contacts(
         reasons[frame[s.READ_ERROR].notna()] = frame[s.READ_ERROR].dropna().astype(str)
         frame = frame.drop(columns=[s.READ_ERROR])
 
-    ids = frame[s.CONTACT_ID].map(clean_id)
+    ids = clean_ids(frame[s.CONTACT_ID])
     reasons[(reasons == "") & ids.isna()] = "missing contact_id"
 
-    text = frame[s.TEXT].map(_clean_text)
+    text = clean_texts(frame[s.TEXT])
     reasons[(reasons == "") & (text == "")] = "empty text"
     # files joined together repeat their header line as a row
     repeated_header = (ids == columns.contact_id) & (text == columns.text)
@@ -231,6 +233,32 @@ def _clean_text(value: object) -> str:
     return text.strip()
 
 
+def _plain_strings(values: pd.Series) -> np.ndarray | None:
+    """The column's values when each is a str or None and none holds a control or invisible
+    character (the usual column, checked in one scan instead of a regex call a value), else None."""
+    array = values.to_numpy(dtype=object)
+    strings = [value for value in array if value is not None]
+    if all(type(value) is str for value in strings) and _EITHER.search("\n".join(strings)) is None:
+        return array
+    return None
+
+
+def clean_ids(values: pd.Series) -> pd.Series:
+    """:func:`clean_id` over a column."""
+    plain = _plain_strings(values)
+    if plain is None:
+        return values.map(clean_id)
+    return pd.Series([value and value.strip() or None for value in plain], index=values.index, dtype=object)
+
+
+def clean_texts(values: pd.Series) -> pd.Series:
+    """:func:`_clean_text` over a column."""
+    plain = _plain_strings(values)
+    if plain is None:
+        return values.map(_clean_text)
+    return pd.Series([value.strip() if value else "" for value in plain], index=values.index, dtype=object)
+
+
 def local_days(started: pd.Series) -> np.ndarray:
     """The calendar day (``datetime64[D]``, NaT where missing) on which each time-zone-aware
     time of :func:`parse_timestamps` falls where it happened. Vectorised: ``dt.strftime``
@@ -238,8 +266,42 @@ def local_days(started: pd.Series) -> np.ndarray:
     return started.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
 
 
+_ISO_DAY = r"\d{4}-\d{2}-\d{2}"
+_ISO_TIME = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
+# the usual shapes, matched by Arrow (RE2) in one pass: all aware, or all naive
+_ARROW_AWARE = rf"^{_ISO_DAY}{_ISO_TIME}(?:[Zz]|[+-]\d{{2}}:?\d{{2}})$"
+_ARROW_NAIVE = f"^{_ISO_DAY}(?:{_ISO_TIME})?$"
+
+
+def _arrow_timestamps(values: pd.Series, timezone: str) -> pd.Series | None:
+    """:func:`parse_timestamps` for a column of the usual shapes (every value missing or an
+    ISO-8601 time, all with an offset or all without, no surrounding spaces), parsed by Arrow in
+    one pass (about 0.3 µs a value against pandas' 4); None for any other column, or a value
+    Arrow refuses (2026-02-30): pandas then parses it and judges each value."""
+    import pyarrow.compute as pc
+
+    array = values.to_numpy(dtype=object)
+    if not all(type(value) is str or value is None for value in array):
+        return None
+    strings = pa.array(array, type=pa.string())
+    present = len(strings) - strings.null_count
+    for shape, kind in ((_ARROW_AWARE, pa.timestamp("ns", "UTC")), (_ARROW_NAIVE, pa.timestamp("ns"))):
+        if (pc.sum(pc.match_substring_regex(strings, shape)).as_py() or 0) == present:
+            try:
+                parsed = strings.cast(kind).to_pandas().set_axis(values.index)
+            except pa.ArrowException:
+                return None
+            if kind.tz:
+                return parsed.dt.tz_convert(timezone)
+            return parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    return None
+
+
 def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     """ISO-8601 strings to timezone-aware local times; naive ones are taken as ``timezone``."""
+    fast = _arrow_timestamps(values, timezone) if len(values) else None
+    if fast is not None:
+        return fast
     text = values.map(lambda v: "" if v is None else str(v).strip())
     aware = text.str.contains(HAS_OFFSET)
     result = pd.Series(pd.NaT, index=values.index, dtype=f"datetime64[ns, {timezone}]")
@@ -249,8 +311,26 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     naive = ~aware & (text != "")
     if naive.any():
         parsed = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
-        result[naive] = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype):  # an offset in a shape HAS_OFFSET does not know
+            result[naive] = parsed.dt.tz_convert(timezone)
+        else:
+            result[naive] = parsed.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
     return result
+
+
+def iso_strings(times: pd.Series) -> pd.Series:
+    """``Timestamp.isoformat()`` of each time, None where missing (how the store keeps
+    ``started_at``). A chunk of whole seconds at one UTC offset, the usual, is formatted by numpy
+    (0.4 µs a time against 4.3)."""
+    if isinstance(times.dtype, pd.DatetimeTZDtype) and len(times) and times.notna().all():
+        local = times.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+        offsets = np.unique(local - times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"))
+        whole = (local.view(np.int64) % 1_000_000_000 == 0).all()
+        if len(offsets) == 1 and whole and local.min() >= np.datetime64("1970-01-01"):
+            suffix = pd.Timestamp(times.iloc[0]).isoformat()[19:]  # the offset, "+08:00"
+            seconds = np.datetime_as_string(local.astype("datetime64[s]"), unit="s").tolist()
+            return pd.Series([second + suffix for second in seconds], index=times.index, dtype=object)
+    return times.map(lambda t: t.isoformat() if pd.notna(t) else None)
 
 
 def coerce_metadata(contacts: pd.DataFrame) -> pd.DataFrame:
@@ -264,7 +344,7 @@ def coerce_metadata(contacts: pd.DataFrame) -> pd.DataFrame:
         contacts[s.RESOLVED] = contacts[s.RESOLVED].map(_to_bool).astype("boolean")
     for column in (s.CHANNEL, s.CUSTOMER_ID):
         if column in contacts.columns:
-            contacts[column] = contacts[column].map(clean_id)
+            contacts[column] = clean_ids(contacts[column])
     if s.CHANNEL in contacts.columns:
         contacts[s.CHANNEL] = contacts[s.CHANNEL].str.lower()
     return contacts

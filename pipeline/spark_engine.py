@@ -31,7 +31,7 @@ from pipeline import schemas as s
 from pipeline.config import SparkSettings, java_available, spark_master
 from pipeline.errors import ConfigError, InputError
 from pipeline.hotspots import Window, group_keys
-from pipeline.ingest import check_columns, clean_id, ingest_contacts, rename_columns
+from pipeline.ingest import check_columns, clean_ids, ingest_contacts, rename_columns
 from pipeline.io import find_input_files, write_csv
 from pipeline.modelstore import LoadedModel, load_model
 from pipeline.store import PARTITION, batch_files, read_store, store_files
@@ -239,9 +239,6 @@ def _whole(batches) -> pd.DataFrame | None:
     rows = pd.concat(frames, ignore_index=True)
     return rows.sort_values([FILE_ORDER, s.SOURCE_ROW], kind="mergesort").reset_index(drop=True)
 
-
-def clean_ids(ids: pd.Series) -> pd.Series:
-    return ids.map(clean_id)
 
 
 def _canonical(name: str, columns) -> str:

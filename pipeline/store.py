@@ -9,6 +9,7 @@ double-counts and late rows from another day's file are kept.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -160,9 +161,10 @@ class StoredTexts:
     def __init__(self, store: Path, dates: list[str] | None = None, column: str = s.TEXT) -> None:
         self.column = column
         self.groups: list[tuple[Path, int, int]] = []  # file, row group, first row in the frame
+        self.footers: dict[Path, pq.FileMetaData] = {}  # each parsed once, not once per row group
         start = 0
         for _, path in store_files(store, dates):
-            metadata = pq.read_metadata(path)
+            metadata = self.footers[path] = pq.read_metadata(path)
             for group in range(metadata.num_row_groups):
                 self.groups.append((path, group, start))
                 start += metadata.row_group(group).num_rows
@@ -174,14 +176,17 @@ class StoredTexts:
         texts = np.empty(len(positions), dtype=object)
         owner = np.searchsorted(self.starts, positions[order], side="right") - 1
         bounds = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1], True]) if len(owner) else np.zeros(1, dtype=np.int64)
-        files: dict[Path, pq.ParquetFile] = {}  # each footer parsed once, not once per row group
-        for begin, end in zip(bounds[:-1], bounds[1:]):
+
+        def rows_of_group(begin: int, end: int) -> tuple[np.ndarray, pa.ChunkedArray]:
             path, number, first = self.groups[owner[begin]]
             chosen = order[begin:end]
-            if path not in files:
-                files[path] = pq.ParquetFile(path)
-            column = files[path].read_row_group(number, columns=[self.column]).column(0)
-            texts[chosen] = column.take(pa.array(positions[chosen] - first)).to_pylist()
+            column = pq.ParquetFile(path, metadata=self.footers[path]).read_row_group(number, columns=[self.column]).column(0)
+            return chosen, column.take(pa.array(positions[chosen] - first))
+
+        # Arrow reads and decompresses without the GIL: two row groups at a time
+        with ThreadPoolExecutor(2) as pool:
+            for chosen, column in pool.map(rows_of_group, bounds[:-1], bounds[1:]):
+                texts[chosen] = column.to_pylist()
         return pd.Series(texts, index=index, dtype=object, name=self.column)
 
 

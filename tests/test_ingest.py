@@ -68,6 +68,42 @@ def test_timestamps_with_and_without_offset_land_on_the_local_date():
     assert parsed.iloc[2:].isna().all()
 
 
+_TIME_COLUMNS = {
+    "the usual": ["2026-11-20T05:23:11+08:00", "2026-11-21T00:00:00+08:00", None],
+    "aware": ["2026-11-20T05:23:11+08:00", "2026-11-20 05:23:11.123456789-05:30", "2026-11-20T23:30:00Z", "2026-11-20T23:30z", "2026-11-20T01:02:03+0100", None],
+    "aware, one impossible": ["2026-11-20T05:23:11+08:00", "2026-02-30T00:00:00+08:00"],
+    "naive": ["2026-11-20", "2026-11-20 05:23", "2026-11-20T05:23:11.5", None, None],
+    "naive around the clock changes": ["2026-03-29T02:30:00", "2026-10-25T02:30:00", "2026-10-25T03:30:00"],
+    "mixed": ["2026-11-20T23:30:00Z", "2026-11-20T23:30:00", "bad", None],
+    "padded": [" 2026-11-20T05:23:11+08:00", "2026-11-20T05:23:11+08:00\n"],
+    "other shapes": ["2026/11/20 05:23", "20261120T052311Z", "２０２６-11-20"],
+    "offsets in hours": ["2026-11-20T05:23:11+08", "2026-11-20T05:23:11 -8", "2026-11-20"],
+    "missing": [None, None],
+    "numbers": [20261120, None],
+}
+
+
+@pytest.mark.parametrize("timezone", ["Asia/Shanghai", "Europe/Berlin"])
+@pytest.mark.parametrize("values", _TIME_COLUMNS.values(), ids=_TIME_COLUMNS.keys())
+def test_arrow_parses_usual_times_as_pandas_does(values, timezone, monkeypatch):
+    import pipeline.ingest
+
+    column = pd.Series(values, dtype=object, index=range(10, 10 + len(values)))
+    fast = parse_timestamps(column, timezone)
+    monkeypatch.setattr(pipeline.ingest, "_arrow_timestamps", lambda *args: None)
+    pd.testing.assert_series_equal(fast, parse_timestamps(column, timezone))
+
+
+def test_arrow_takes_the_usual_columns():
+    from pipeline.ingest import _arrow_timestamps
+
+    parsed = _arrow_timestamps(pd.Series(["2026-11-20T23:30:00Z", None], index=[7, 9]), "Asia/Shanghai")
+    assert parsed.index.tolist() == [7, 9]
+    assert parsed.iloc[0] == pd.Timestamp("2026-11-21 07:30", tz="Asia/Shanghai") and parsed.isna().tolist() == [False, True]
+    assert _arrow_timestamps(pd.Series(["2026-11-20 05:23", "2026-11-20"]), "Asia/Shanghai") is not None
+    assert _arrow_timestamps(pd.Series(["2026-11-20T23:30:00Z", "2026-11-20T23:30:00"]), "Asia/Shanghai") is None
+
+
 def test_control_characters_are_removed_and_metadata_typed():
     frame = raw([("1", "a\x00b\x07c", "2026-11-20", "12.5", "yes", "Phone")],
                 columns=("contact_id", "text", "started_at", "handle_time_s", "resolved", "channel"))
@@ -113,3 +149,21 @@ def test_an_id_in_an_earlier_chunk_is_a_duplicate_naming_its_first_row():
     second = ingest(raw([("2", "c", "2026-11-20"), ("3", "d", "2026-11-20")]), earlier_rows=earlier)
     assert second.rejects["reason_rejected"].tolist() == ["duplicate contact_id in this batch (first at row 2)"]
     assert second.contacts["contact_id"].tolist() == ["3"]
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        pd.Series(pd.date_range("2026-11-20", periods=50, freq="1733s", tz="Asia/Shanghai")),
+        pd.Series(pd.date_range("2026-10-24 23:00", periods=50, freq="7min", tz="Europe/Berlin")),  # the clocks go back
+        pd.Series(pd.date_range("2026-11-20", periods=5, freq="1500ms", tz="America/St_Johns")),  # fractions, -03:30
+        pd.Series(pd.to_datetime(["2026-11-20T05:23:11.000000001Z", None, "1969-12-31T23:59:59.000000000Z"], utc=True)),
+        pd.Series(pd.date_range("1969-12-31 23:59:58", periods=3, freq="s", tz="UTC")),
+        pd.Series([], dtype="datetime64[ns, Asia/Shanghai]"),
+    ],
+)
+def test_times_are_stored_as_their_isoformat(times):
+    from pipeline.ingest import iso_strings
+
+    expected = [t.isoformat() if pd.notna(t) else None for t in times]
+    assert iso_strings(times.set_axis(range(3, 3 + len(times)))).tolist() == expected

@@ -270,3 +270,56 @@ def test_streamed_blocks_never_cut_a_quoted_value_with_line_breaks(tmp_path, mon
     assert streamed["contact_id"].tolist() == [r["contact_id"] for r in rows]
     assert streamed["text"].tolist() == [r["text"] for r in rows]
     assert streamed["source_row"].astype(int).tolist() == list(range(1, 61))
+
+
+_HEADER = "contact_id,text,started_at\n"
+_CSV_SHAPES = {
+    "plain": _HEADER + "a,hello,2026-11-20\nb,world,2026-11-21\n",
+    "empty and quoted empty values": _HEADER + 'a,,2026\n,,\nb,"",1\n',
+    "line breaks inside quotes": _HEADER + 'a,"客户：断网\r\n坐席：""好的""",1\n',
+    "windows line ends": _HEADER.replace("\n", "\r\n") + "a,x,1\r\nb,y,2\r\n",
+    "old mac line ends": _HEADER.replace("\n", "\r") + "a,x,1\rb,y,2\r",
+    "quote inside a value": _HEADER + 'a,ab"c,1\n',
+    "text after a closing quote": _HEADER + 'a,"ab"c,1\nb," ab" ,2\n',
+    "blank and blank-looking lines": _HEADER + "a,x,1\n\n   \nb,y,2\n",
+    "a short row": _HEADER + "a,x\nb,y,2\n",
+    "a long row": _HEADER + "a,x,1,2\n",
+    "a trailing separator": _HEADER + "a,x,1,\n",
+    "no final line break": _HEADER + "a,x,1",
+    "a cut last row": _HEADER + "a,x,1\nb,y",
+    "look-alike missing values": _HEADER + "NA,null,None\n , x ,  \n",
+    "an unclosed quote": _HEADER + 'a,"x,1\nb,y,2\n',
+    "a quote left open at the end": _HEADER + 'a,"x,1\n',
+    "header only": _HEADER,
+    "a BOM starting a record": _HEADER + "\ufeffa,x,1\n",
+    "a quoted header": '"contact_id","text","started_at"\na,x,1\n',
+    "a tab and a backslash": _HEADER + 'a,"x\ty\\",1\n',
+}
+
+
+@pytest.mark.parametrize("text", _CSV_SHAPES.values(), ids=_CSV_SHAPES.keys())
+def test_arrow_reads_a_block_as_pandas_does_or_leaves_it_to_pandas(text, monkeypatch, tmp_path):
+    import pipeline.io
+
+    def parse() -> pd.DataFrame | str:
+        try:
+            frame = pipeline.io._parse_text(text, ".csv", tmp_path / "x.csv")
+        except InputError as error:
+            return str(error)
+        return frame.astype(object).where(frame.notna(), None)  # as _with_source hands it on
+
+    fast = parse()
+    monkeypatch.setattr(pipeline.io, "_arrow_csv", lambda *args: None)
+    slow = parse()
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        pd.testing.assert_frame_equal(fast, slow)
+
+
+def test_arrow_takes_the_regular_blocks():
+    from pipeline.io import _arrow_csv
+
+    frame = _arrow_csv('a,"客户：断网\n坐席：好的",2026-11-20\nb,,1\n', ",", 3)
+    assert frame.values.tolist() == [["a", "客户：断网\n坐席：好的", "2026-11-20"], ["b", None, "1"]]
+    assert _arrow_csv("a,x\nb,y,2\n", ",", 3) is None  # a short row: pandas fills it, and ingest judges it
