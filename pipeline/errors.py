@@ -59,3 +59,9 @@ class ScoringError(PipelineError):
 
 class PromotionRefused(PipelineError):
     """The candidate model does not beat the champion by the configured margin."""
+
+
+class ReportError(PipelineError):
+    """Building the report failed in a helper process."""
+
+    exit_code = 1

@@ -8,8 +8,11 @@ from __future__ import annotations
 import html
 import logging
 import math
+import multiprocessing
 import sys
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline import schemas as s
-from pipeline.config import UNKNOWN_REASON, PipelineConfig
+from pipeline.config import UNKNOWN_REASON, WORKER_SERVER_PRELOAD, PipelineConfig, worker_count
 from pipeline.discover import propose_new_reasons
+from pipeline.errors import ReportError
 from pipeline.hotspots import (
     Window,
     contacts_per_thousand,
@@ -98,10 +102,7 @@ def build_report(
     # every text the report reads, fetched at once: from a large store each fetch reads the
     # row groups holding its rows, and random samples touch nearly all of them
     fetched = texts_of(needed.union(later))
-    prepared = prepare_texts(fetched.loc[needed], view=config.normalize.view, to_simplified=config.normalize.to_simplified)
-    # interned: the samples' tokens repeat a small vocabulary; one copy of each word, not millions
-    tokens = pd.Series([list(map(sys.intern, tokenizer(text))) for text in prepared], index=needed, dtype=object)
-    del prepared
+    tokens = sample_tokens(fetched.loc[needed], config, tokenizer)
     fetched = fetched[fetched.index.isin(later)]  # the phrase samples' texts are done with
     texts_of = fetched.loc.__getitem__
     hotspots = explain_hotspots(hotspots, in_window, tokens, as_of, settings, samples)
@@ -122,6 +123,38 @@ def build_report(
         "new_reasons": new_reasons,
     }
     return Report(as_of, tables, render_html(tables, as_of, config.quadrant_cutoff))
+
+
+SPLIT_TOKENS_FROM = 4_000  # texts: below this a second process costs more than it saves
+
+
+def _tokens(texts: list[object], view: str, to_simplified: bool, tokenizer: Tokenizer) -> list[list[str]]:
+    return [tokenizer(text) for text in prepare_texts(texts, view=view, to_simplified=to_simplified)]  # type: ignore[arg-type]
+
+
+def sample_tokens(texts: pd.Series, config: PipelineConfig, tokenizer: Tokenizer) -> pd.Series:
+    """Each text's tokens (normalized as for the features), interned: the samples' tokens repeat
+    a small vocabulary; one copy of each word, not millions.
+
+    A large sample (a million-contact night's phrase samples: ~50,000 texts, 4 s) is shared
+    with one process from the scoring workers' fork server: this process tokenizes the first
+    half while it does the second, when ``runtime.workers`` allows a second core."""
+    options = (config.normalize.view, config.normalize.to_simplified, tokenizer)
+    values = texts.tolist()
+    if len(values) < SPLIT_TOKENS_FROM or worker_count(config.runtime) < 2:
+        lists = _tokens(values, *options)
+    else:
+        half = len(values) // 2
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(WORKER_SERVER_PRELOAD)
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            second = pool.submit(_tokens, values[half:], *options)
+            lists = _tokens(values[:half], *options)
+            try:
+                lists += second.result()
+            except BrokenProcessPool:
+                raise ReportError("the process tokenizing the report's samples died (out of memory?); set runtime.workers: 1") from None
+    return pd.Series([list(map(sys.intern, tokens)) for tokens in lists], index=texts.index, dtype=object)
 
 
 def new_reason_rows(day: pd.DataFrame, limit: int, seed: int) -> pd.Index:

@@ -1,3 +1,4 @@
+import sys
 from datetime import date, timedelta
 
 import numpy as np
@@ -169,3 +170,21 @@ def test_a_report_reads_the_same_from_label_categories(tmp_path, taxonomy, confi
     for name, table in expected.tables.items():
         pd.testing.assert_frame_equal(actual.tables[name], table, obj=name)
     assert actual.html == expected.html
+
+
+def test_a_large_sample_is_tokenized_in_two_processes_as_in_one(config, monkeypatch):
+    import pipeline.report
+    from pipeline.report import sample_tokens
+
+    tokenizer = Tokenizer(user_words=("携号转网",))
+    texts = pd.Series(
+        [f"客户：我想携号转网，第{i}次來電，賬單還是不對 call me at 13812345678\n坐席：好的" for i in range(12)],
+        index=range(100, 112),
+    )
+    alone = sample_tokens(texts, config.model_copy(update={"runtime": config.runtime.model_copy(update={"workers": 1})}), tokenizer)
+    monkeypatch.setattr(pipeline.report, "SPLIT_TOKENS_FROM", 4)
+    shared = sample_tokens(texts, config.model_copy(update={"runtime": config.runtime.model_copy(update={"workers": 2})}), tokenizer)
+    assert shared.index.tolist() == list(range(100, 112))
+    assert shared.tolist() == alone.tolist()
+    assert "携号转网" in alone.iloc[0] and "账单" in alone.iloc[11]  # the user word and the simplified text, in both halves
+    assert all(token is sys.intern(token) for tokens in shared for token in tokens)
