@@ -153,6 +153,8 @@ def configure_logging(quiet: bool, verbose: bool) -> None:
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
     # MLflow would add its own stderr handler when imported; ours (below) gets its records instead
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    # nor draw a progress bar for the few small files it copies when logging a model
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr, force=True)
     for noisy in ("jieba", "mlflow", "alembic", "urllib3", "git", "py4j"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

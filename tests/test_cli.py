@@ -1,3 +1,4 @@
+import os
 import re
 import subprocess
 import sys
@@ -68,3 +69,15 @@ def test_missing_model_exits_1_and_says_what_to_do(tmp_path, capsys):
 def test_python_dash_m_runs_the_cli():
     result = subprocess.run([sys.executable, "-m", "pipeline", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("contact-reasons ")
+
+
+def test_tracked_training_prints_log_lines_not_mlflow_progress_bars(tmp_path, small_training):
+    data = tmp_path / "train.csv"
+    small_training[["text", "reason"]].to_csv(data, index=False)
+    command = [sys.executable, "-m", "pipeline", "train", "--data", str(data), "--out", str(tmp_path / "model"),
+               "--home", str(tmp_path), "--config", str(fast_config(tmp_path))]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    result = subprocess.run(command, capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "logged to sqlite" in result.stderr  # tracked, so MLflow did copy the model's files
+    assert "Downloading artifacts" not in result.stderr and "it/s]" not in result.stderr
