@@ -57,6 +57,8 @@ class IngestSettings(Section):
     max_text_chars: int = Field(20_000, gt=0)
     reject_tolerance: float = Field(0.05, ge=0, le=1)
     encoding: str | None = None
+    # an id stored under a contact date this many days either side of a row's is a duplicate
+    duplicate_window_days: int = Field(1, ge=0, le=3660)
 
 
 class NormalizeSettings(Section):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -65,10 +65,14 @@ class IdSet:
 
     def numbers(self, ids: pd.Series) -> pd.Series:
         """Each id's number, missing where the id is not held (ids may be missing)."""
-        found = np.full(len(ids), -1, dtype=np.int64)
-        held = np.zeros(len(ids), dtype=bool)
-        if len(ids) and self.runs:
-            wanted = _keys(ids)
+        found, held = self.find(_keys(ids) if len(ids) and self.runs else np.empty(len(ids), dtype=KEY))
+        return pd.Series(found, index=ids.index).where(held & ids.notna().to_numpy())
+
+    def find(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`numbers` of ids already hashed by :func:`_keys`: numbers, and whether held."""
+        found = np.full(len(wanted), -1, dtype=np.int64)
+        held = np.zeros(len(wanted), dtype=bool)
+        if len(wanted) and self.runs:
             for keys, numbers in self.runs:
                 # searched on the first half (numpy compares structured keys slowly), then the
                 # second half checked; keys sharing a first half are searched whole
@@ -83,10 +87,56 @@ class IdSet:
                     exact = np.minimum(np.searchsorted(keys, wanted[shared]), len(keys) - 1)
                     match = keys[exact] == wanted[shared]
                     found[shared[match]], held[shared[match]] = numbers[exact[match]], True
-        return pd.Series(found, index=ids.index).where(held & ids.notna().to_numpy())
+        return found, held
 
     def contains(self, ids: pd.Series) -> pd.Series:
         return self.numbers(ids).notna()
+
+
+class DatedIds:
+    """Contact ids stored by earlier runs, by contact date, each date's read when a row first
+    needs it. A row's id counts as stored when it is stored under a date within
+    ``window_days`` of the row's own (a contact sent again keeps its date; a day either side
+    also catches one re-sent with a corrected time zone), so a night's check reads the
+    partitions around its dates, not every id the store has gathered over the years.
+
+    ``days`` are the stored contact dates; ``load(day)`` gives the ids stored under one."""
+
+    def __init__(self, days: Iterable[str], load: Callable[[str], IdSet], window_days: int) -> None:
+        self.days = np.array(sorted(set(days)), dtype="datetime64[D]")
+        self.load = load
+        self.window = np.timedelta64(window_days, "D")
+        self.loaded: dict[np.datetime64, IdSet] = {}
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+    def _ids(self, day: np.datetime64) -> IdSet:
+        if day not in self.loaded:
+            self.loaded[day] = self.load(str(day))
+        return self.loaded[day]
+
+    def contains(self, ids: pd.Series, days: np.ndarray | None) -> np.ndarray:
+        """Whether each id is stored within the window of its day (of any date when ``days`` is
+        None: input without timestamps)."""
+        held = np.zeros(len(ids), dtype=bool)
+        if not len(ids) or not len(self.days):
+            return held
+        keys = _keys(ids)  # hashed once, looked up under each date
+        if days is None:
+            for day in self.days:
+                held |= self._ids(day).find(keys)[1]
+            return held & ids.notna().to_numpy()
+        days = np.asarray(days, dtype="datetime64[D]")
+        dated = ~np.isnat(days) & ids.notna().to_numpy()
+        wanted = np.unique(days[dated])
+        low = np.searchsorted(self.days, wanted - self.window, side="left")
+        high = np.searchsorted(self.days, wanted + self.window, side="right")
+        near = np.unique(np.concatenate([self.days[a:b] for a, b in zip(low, high, strict=True)] or [self.days[:0]]))
+        for day in near:
+            rows = np.flatnonzero(dated & (np.abs(days - day) <= self.window))
+            held[rows] |= self._ids(day).find(keys[rows])[1]
+        return held
 
 
 def _keys(ids: pd.Series) -> np.ndarray:
@@ -132,12 +182,13 @@ def ingest_contacts(
     settings: IngestSettings,
     *,
     required: tuple[str, ...] = s.REQUIRED_COLUMNS,
-    known_ids: IdSet | Collection[str] = frozenset(),
+    known_ids: DatedIds | IdSet | Collection[str] = frozenset(),
     not_after: date | None = None,
     earlier_rows: IdSet | None = None,
 ) -> IngestResult:
-    """Validate renamed raw rows; ``known_ids`` are ids already stored by earlier runs, and a
-    contact dated after ``not_after`` is rejected (a clock or export error).
+    """Validate renamed raw rows; ``known_ids`` are ids already stored by earlier runs (by date,
+    see :class:`DatedIds`, or of any date), and a contact dated after ``not_after`` is rejected
+    (a clock or export error).
 
     ``earlier_rows`` holds the ids seen in earlier chunks of the same batch, numbered by the
     source row of their first valid row (see :attr:`IngestResult.first_rows`).
@@ -180,8 +231,12 @@ def ingest_contacts(
         "duplicate contact_id in this batch (first at row " + first_row[duplicated].astype(str) + ")"
     )
     if len(known_ids):
-        stored = (reasons == "") & (known_ids.contains(ids) if isinstance(known_ids, IdSet) else ids.isin(known_ids))
-        reasons[stored] = "contact_id already stored by an earlier run"
+        check = (reasons == "").to_numpy()
+        if isinstance(known_ids, DatedIds):
+            stored = known_ids.contains(ids[check], days[check] if s.STARTED_AT in frame.columns else None)
+        else:
+            stored = (known_ids.contains(ids[check]) if isinstance(known_ids, IdSet) else ids[check].isin(known_ids)).to_numpy()
+        reasons[frame.index[check][stored]] = "contact_id already stored by an earlier run"
 
     rejected = reasons != ""
     rejects = pd.DataFrame(

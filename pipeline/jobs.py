@@ -586,7 +586,7 @@ def run_job(
     stale_spills(night.store)
     with timer("ingest_and_score"):
         spilled = score_batch(
-            workspace, model, files, encoding, required=s.REQUIRED_COLUMNS, known_ids=stored_ids(night.store, night.batch),
+            workspace, model, files, encoding, required=s.REQUIRED_COLUMNS, known_ids=stored_ids(night.store, night.batch, config.ingest.duplicate_window_days),
             key_of=by_contact_date, spill_root=night.store, not_after=night.not_after,
         )
     try:

@@ -31,7 +31,7 @@ from pipeline import schemas as s
 from pipeline.config import SparkSettings, java_available, spark_master
 from pipeline.errors import ConfigError, InputError
 from pipeline.hotspots import Window, group_keys
-from pipeline.ingest import check_columns, clean_ids, ingest_contacts, rename_columns
+from pipeline.ingest import DatedIds, IdSet, check_columns, clean_ids, ingest_contacts, rename_columns
 from pipeline.io import find_input_files, write_csv
 from pipeline.modelstore import LoadedModel, load_model
 from pipeline.store import PARTITION, batch_files, read_store, store_files
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 FILE_ORDER = "_file_order"  # position of the row's file among the inputs (rows keep file order)
 ID_KEY = "_id"  # the cleaned contact id, computed before ingest to bring duplicates together
-STORED = "_stored"  # the id is in the store already (from another batch)
+STORED = "_stored"  # the dates the store holds the id under (from other batches), or null
 HISTORY = "_history"  # a stored contact, there only for repeat-contact detection
 REJECTED = "reason_rejected"
 READERS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
@@ -199,10 +199,10 @@ def ingest(spark, raw, config, required: tuple[str, ...], stored_ids=None, not_a
     check_columns(rename_columns(pd.DataFrame(columns=raw.columns), columns), required, "the input")
     keyed = raw.withColumn(ID_KEY, pandas_udf(clean_ids, "string")(F.col(columns.contact_id)))
     if stored_ids is not None:
-        stored = stored_ids.select(F.col(s.CONTACT_ID).alias(ID_KEY)).distinct().withColumn(STORED, F.lit(True))
-        keyed = keyed.join(stored, ID_KEY, "left").fillna(False, subset=[STORED])
+        stored = stored_ids.groupBy(F.col(s.CONTACT_ID).alias(ID_KEY)).agg(F.collect_set(s.CONTACT_DATE).alias(STORED))
+        keyed = keyed.join(stored, ID_KEY, "left")
     else:
-        keyed = keyed.withColumn(STORED, F.lit(False))
+        keyed = keyed.withColumn(STORED, F.lit(None).cast("array<string>"))
     fallback = F.concat_ws("#", "source_file", F.col(s.SOURCE_ROW).cast("string"))
     keyed = keyed.repartition(config.spark.partitions, F.coalesce(F.col(ID_KEY), fallback))
 
@@ -216,7 +216,7 @@ def ingest(spark, raw, config, required: tuple[str, ...], stored_ids=None, not_a
         rows = _whole(batches)
         if rows is None:
             return
-        known = frozenset(rows.loc[rows[STORED].astype(bool), ID_KEY])
+        known = _stored_by_date(rows.loc[rows[STORED].notna(), [ID_KEY, STORED]], settings.duplicate_window_days)
         rows = rows.drop(columns=[ID_KEY, STORED])
         rows = rows.astype(object).where(rows.notna(), None)  # as io.read_contacts hands rows over
         result = ingest_contacts(rows.reset_index(drop=True), columns, settings, required=required, known_ids=known, not_after=not_after)
@@ -228,6 +228,16 @@ def ingest(spark, raw, config, required: tuple[str, ...], stored_ids=None, not_a
         yield pd.concat([contacts, rejects], ignore_index=True).reindex(columns=names)
 
     return keyed.mapInPandas(ingest_partition, schema)
+
+
+def _stored_by_date(stored: pd.DataFrame, window_days: int) -> DatedIds:
+    """The partition's ids that the store holds, with the dates it holds them under, checked
+    as the local engine checks them."""
+    by_date: dict[str, list[str]] = {}
+    for key, dates in zip(stored[ID_KEY], stored[STORED], strict=True):
+        for contact_date in dates:
+            by_date.setdefault(contact_date, []).append(key)
+    return DatedIds(by_date, lambda contact_date: IdSet.of(by_date[contact_date]), window_days)
 
 
 def _whole(batches) -> pd.DataFrame | None:
@@ -458,8 +468,8 @@ def run_job(
         model = load_model(model_dir)
     with timer("ingest"):
         files = find_input_files(source or default_input(workspace, run_date))
-        others = [str(path) for path in Path(night.store).glob(f"{PARTITION}*/batch=*.parquet") if path.name != f"batch={night.batch}.parquet"]
-        stored_ids = spark.read.parquet(*others).select(s.CONTACT_ID) if others else None
+        stored = read_stored(spark, night.store, None, except_batch=night.batch)
+        stored_ids = None if stored is None else stored.select(s.CONTACT_ID, s.CONTACT_DATE)
         ingested, rejects, read = ingest_files(
             spark, files, encoding or config.ingest.encoding, config, s.REQUIRED_COLUMNS, stored_ids, not_after=night.not_after,
         )

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from pipeline import schemas as s
 from pipeline.effort import TIMELINE_COLUMNS
-from pipeline.ingest import IdSet
+from pipeline.ingest import DatedIds, IdSet
 from pipeline.labels import as_strings, is_categorical
 
 log = logging.getLogger(__name__)
@@ -190,10 +190,18 @@ class StoredTexts:
         return pd.Series(texts, index=index, dtype=object, name=self.column)
 
 
-def stored_ids(store: Path, except_batch: str) -> IdSet:
-    """Contact ids stored by every batch but ``except_batch`` (which a rerun replaces)."""
-    ids = IdSet()
-    for path in Path(store).glob(f"{PARTITION}*/batch=*.parquet"):
-        if path.name != f"batch={except_batch}.parquet":
+def stored_ids(store: Path, except_batch: str, window_days: int) -> DatedIds:
+    """Contact ids stored by every batch but ``except_batch`` (which a rerun replaces), by
+    contact date: a date's files are read only when a row dated near it is checked."""
+    by_date: dict[str, list[Path]] = {}
+    for contact_date, path in store_files(store, except_batch=except_batch):
+        by_date.setdefault(contact_date, []).append(path)
+
+    def load(contact_date: str) -> IdSet:
+        ids = IdSet()
+        for path in by_date.get(contact_date, []):
             ids.add(pd.read_parquet(path, columns=[s.CONTACT_ID])[s.CONTACT_ID].astype(str))
-    return ids
+        log.debug("store - ids of %s read: %d", contact_date, len(ids))
+        return ids
+
+    return DatedIds(by_date, load, window_days)

@@ -14,7 +14,7 @@ from pipeline.demo import DEMO_END
 from pipeline.errors import ScoringError
 from pipeline.jobs import Workspace, run_job, score_job
 from pipeline.modelstore import LoadedModel, save_model
-from pipeline.store import StoredTexts, read_store
+from pipeline.store import StoredTexts, batch_path, read_store, stored_ids
 
 REPORTS = ["hotspots.csv", "quadrants.csv", "root_causes.csv", "trend.csv", "review_queue.csv", "self_service.csv",
            "rejects.csv", "report.html"]
@@ -103,6 +103,21 @@ def test_stored_texts_fetch_the_rows_asked_for(tmp_path, model_dir, batch_input)
     asked = pd.Index([len(full) - 1, 3, 0, 1234, 611])
     pd.testing.assert_series_equal(StoredTexts(store)(asked), full.loc[asked, "text"], check_names=False)
     assert StoredTexts(store)(pd.Index([], dtype="int64")).empty
+
+
+def test_stored_ids_read_the_partitions_near_the_rows_dates_without_the_rerun_batch(tmp_path):
+    store = tmp_path / "store"
+    for contact_date, batch, ids in [("2026-11-20", "2026-11-20", ["rerun"]), ("2026-11-20", "2026-11-19", ["late"]),
+                                     ("2026-11-19", "2026-11-19", ["x"]), ("2026-01-05", "2026-01-05", ["old"])]:
+        path = batch_path(store, contact_date, batch)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"contact_id": ids, "text": "t"}).to_parquet(path)
+    known = stored_ids(store, "2026-11-20", window_days=1)
+    ids = pd.Series(["rerun", "late", "x", "old", "new"])
+    days = pd.to_datetime(["2026-11-20"] * 5).to_numpy().astype("datetime64[D]")
+    assert known.contains(ids, days).tolist() == [False, True, True, False, False]
+    assert sorted(str(day) for day in known.loaded) == ["2026-11-19", "2026-11-20"]  # January is never read
+    assert known.contains(ids, None).tolist() == [False, True, True, True, False]
 
 
 def test_worker_failures_become_a_scoring_error(tmp_path, model_dir):

@@ -4,7 +4,7 @@ import pytest
 
 from pipeline.config import ColumnSettings, IngestSettings
 from pipeline.errors import InputError
-from pipeline.ingest import IdSet, ingest_contacts, parse_timestamps
+from pipeline.ingest import DatedIds, IdSet, ingest_contacts, parse_timestamps
 
 
 def raw(rows, columns=("contact_id", "text", "started_at")):
@@ -42,6 +42,39 @@ def test_every_row_is_kept_or_rejected_with_a_reason():
 def test_ids_already_stored_are_rejected():
     result = ingest(raw([("1", "a", "2026-11-20"), ("2", "b", "2026-11-20")]), known_ids=frozenset({"2"}))
     assert result.rejects["reason_rejected"].tolist() == ["contact_id already stored by an earlier run"]
+
+
+def dated(stored, window_days=1):
+    """Ids stored by date, recording which dates were read."""
+    read = []
+
+    def load(contact_date):
+        read.append(contact_date)
+        return IdSet.of(stored[contact_date])
+
+    return DatedIds(stored, load, window_days), read
+
+
+def test_an_id_stored_under_a_nearby_date_is_rejected_and_far_dates_are_never_read():
+    known, read = dated({"2026-11-19": ["a"], "2026-11-20": ["b"], "2026-11-23": ["c"], "2025-01-01": ["d", "e"]})
+    rows = [("a", "t", "2026-11-20"), ("b", "t", "2026-11-20T23:30:00+08:00"), ("c", "t", "2026-11-20"),
+            ("d", "t", "2026-11-20"), ("e", "t", "2025-01-02"), ("f", "t", "2026-11-20")]
+    result = ingest(raw(rows), known_ids=known)
+    assert result.rejects["contact_id"].tolist() == ["a", "b", "e"]
+    assert set(result.rejects["reason_rejected"]) == {"contact_id already stored by an earlier run"}
+    # c is stored three days later, d a year and more earlier: other contacts that reuse an id
+    assert result.contacts["contact_id"].tolist() == ["c", "d", "f"]
+    assert sorted(read) == ["2025-01-01", "2026-11-19", "2026-11-20"]  # 2026-11-23 is out of every row's window
+
+
+def test_a_window_of_zero_days_checks_the_same_date_only_and_no_timestamps_check_every_date():
+    stored = {"2026-11-19": ["a"], "2026-11-20": ["b"]}
+    known, _ = dated(stored, window_days=0)
+    result = ingest(raw([("a", "t", "2026-11-20"), ("b", "t", "2026-11-20")]), known_ids=known)
+    assert result.rejects["contact_id"].tolist() == ["b"]
+    known, read = dated(stored, window_days=0)
+    result = ingest(raw([("a", "t"), ("b", "t"), ("z", "t")], columns=("contact_id", "text")), known_ids=known, required=("contact_id", "text"))
+    assert result.rejects["contact_id"].tolist() == ["a", "b"] and sorted(read) == ["2026-11-19", "2026-11-20"]
 
 
 def test_over_long_text_is_truncated_and_flagged_not_rejected():

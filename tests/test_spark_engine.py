@@ -105,7 +105,12 @@ def test_spark_run_matches_local_across_two_nights_with_store_history(spark, mod
     before, last = contacts[day < DEMO_END.isoformat()], contacts[day == DEMO_END.isoformat()]
     (tmp_path / "in").mkdir()
     before.to_csv(tmp_path / "in" / "before.csv", index=False)
-    with_bad_rows(last, stored_id=before["contact_id"].iloc[5]).to_csv(tmp_path / "in" / "last.csv", index=False)
+    # an id the store holds under the day before: within ingest.duplicate_window_days, so already stored
+    day_before = before["contact_id"][day == (DEMO_END - timedelta(days=1)).isoformat()]
+    # and one stored a month earlier, outside it: another contact reusing the id, kept
+    reused = {**last.iloc[0].to_dict(), "contact_id": before["contact_id"][day == day.min()].iloc[0]}
+    rows = pd.concat([with_bad_rows(last, stored_id=day_before.iloc[5]), pd.DataFrame([reused])], ignore_index=True)
+    rows.to_csv(tmp_path / "in" / "last.csv", index=False)
     config = load_config(spark_config(tmp_path))
     outcomes = {}
     for engine in ("local", "spark"):
@@ -113,7 +118,7 @@ def test_spark_run_matches_local_across_two_nights_with_store_history(spark, mod
         run_job(workspace, DEMO_END - timedelta(days=1), source=tmp_path / "in" / "before.csv", model_dir=model_dir, engine=engine)
         outcomes[engine] = run_job(workspace, DEMO_END, source=tmp_path / "in" / "last.csv", model_dir=model_dir, engine=engine)
 
-    assert outcomes["spark"].counts == outcomes["local"].counts == {"rows_read": len(last) + 6, "rows_scored": len(last) + 1, "rows_rejected": 5}
+    assert outcomes["spark"].counts == outcomes["local"].counts == {"rows_read": len(last) + 7, "rows_scored": len(last) + 2, "rows_rejected": 5}
     assert_same_store(tmp_path / "local" / "store", tmp_path / "spark" / "store")
     assert_same_reports(outcomes["local"].reports, outcomes["spark"].reports)
     stored = read_store(tmp_path / "spark" / "store", dates=[DEMO_END.isoformat()])
