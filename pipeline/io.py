@@ -389,9 +389,35 @@ def _umask() -> int:
     return mask
 
 
+def sync_file(path: Path) -> None:
+    """Put a written file's bytes on disk: renamed into place unsynced, a power cut could leave
+    the new name on an empty or partial file (a kill -9 cannot: the kernel still writes it)."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def sync_folder(folder: Path) -> None:
+    """Put a folder's entries (the renames just made in it) on disk; where the system cannot
+    open or sync a folder (Windows, some network file systems) there is nothing more to do."""
+    try:
+        handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
+    """Yield a temporary path beside ``target``; on success, put it on disk and rename it over
+    ``target``, then put the rename on disk."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -399,7 +425,9 @@ def atomic_path(target: Path) -> Iterator[Path]:
     try:
         yield Path(temporary)
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; the target should not be
+        sync_file(Path(temporary))
         os.replace(temporary, target)
+        sync_folder(target.parent)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -426,6 +454,8 @@ def staged_folder(target: Path) -> Iterator[Path]:
         yield staging
         if target.exists():
             _carry_over(target, staging)
+        _sync_tree(staging)
+        if target.exists():
             os.rename(target, aside)
         try:
             os.rename(staging, target)
@@ -433,9 +463,19 @@ def staged_folder(target: Path) -> Iterator[Path]:
             if aside.exists():
                 os.rename(aside, target)
             raise
+        sync_folder(target.parent)
         shutil.rmtree(aside, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sync_tree(folder: Path) -> None:
+    """Every file and folder under ``folder`` on disk, ``folder`` last."""
+    for root, folders, files in os.walk(folder, topdown=False):
+        for name in files:
+            if not os.path.islink(os.path.join(root, name)):
+                sync_file(Path(root, name))
+        sync_folder(Path(root))
 
 
 def _carry_over(old: Path, new: Path) -> None:

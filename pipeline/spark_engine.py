@@ -32,7 +32,7 @@ from pipeline.config import SparkSettings, java_available, spark_master
 from pipeline.errors import ConfigError, InputError
 from pipeline.hotspots import Window, group_keys
 from pipeline.ingest import DatedIds, IdSet, check_columns, clean_ids, ingest_contacts, rename_columns
-from pipeline.io import find_input_files, write_csv
+from pipeline.io import find_input_files, sync_file, sync_folder, write_csv
 from pipeline.modelstore import LoadedModel, load_model
 from pipeline.store import PARTITION, batch_files, read_store, store_files
 
@@ -373,7 +373,9 @@ def write_store(scored, store: Path, batch: str) -> list[Path]:
                 raise RuntimeError(f"Spark wrote {len(parts)} files for {folder.name}; expected one")
             target = Path(store) / folder.name / f"batch={batch}.parquet"
             target.parent.mkdir(parents=True, exist_ok=True)
+            sync_file(parts[0])
             parts[0].replace(target)
+            sync_folder(target.parent)
             written.append(target)
         for stale in set(batch_files(store, batch)) - set(written):
             stale.unlink()
@@ -395,7 +397,9 @@ def write_scored(scored, output: Path) -> Path:
         ordered.write.parquet(str(staging))
         parts = sorted(staging.glob("part-*.parquet"))
         output.parent.mkdir(parents=True, exist_ok=True)
+        sync_file(parts[0])
         parts[0].replace(output)
+        sync_folder(output.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return output

@@ -179,6 +179,50 @@ def test_a_staged_folder_replaces_the_old_one_whole_and_keeps_foreign_files(tmp_
     assert [p.name for p in tmp_path.iterdir()] == ["day"]
 
 
+@pytest.fixture
+def disk_events(monkeypatch):
+    """What reaches the disk, in order: ("sync", path) for each fsync, ("rename", target)."""
+    events = []
+    fsync, replace, rename = os.fsync, os.replace, os.rename
+
+    def synced(handle):
+        events.append(("sync", os.readlink(f"/proc/self/fd/{handle}")))
+        return fsync(handle)
+
+    def renamed(real):
+        def call(source, target):
+            real(source, target)
+            events.append(("rename", str(target)))
+        return call
+
+    monkeypatch.setattr(os, "fsync", synced)
+    monkeypatch.setattr(os, "replace", renamed(replace))
+    monkeypatch.setattr(os, "rename", renamed(rename))
+    return events
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names open files through /proc")
+def test_a_file_is_on_disk_before_its_new_name_and_the_name_after(tmp_path, disk_events):
+    path = write_json({"a": 1}, tmp_path / "m.json")
+    kinds = [kind for kind, _ in disk_events]
+    assert kinds == ["sync", "rename", "sync"]
+    assert disk_events[0][1].startswith(str(tmp_path / ".m.json.")) and disk_events[1][1] == str(path)
+    assert disk_events[2][1] == str(tmp_path)  # the folder holding the rename
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names open files through /proc")
+def test_a_staged_folder_is_on_disk_before_it_is_swapped_in(tmp_path, disk_events):
+    (tmp_path / "day").mkdir()
+    with staged_folder(tmp_path / "day") as staging:
+        (staging / "sub").mkdir()
+        (staging / "sub" / "a.csv").write_text("a")
+        (staging / "b.csv").write_text("b")
+    swap = disk_events.index(("rename", str(tmp_path / "day")))
+    synced_before = {path.replace(str(staging), "") for kind, path in disk_events[:swap] if kind == "sync"}
+    assert {"/sub/a.csv", "/b.csv", "/sub", ""} <= synced_before
+    assert ("sync", str(tmp_path)) in disk_events[swap:]
+
+
 def test_a_failed_staged_folder_leaves_the_old_one_untouched(tmp_path):
     day = tmp_path / "day"
     day.mkdir()
