@@ -26,6 +26,9 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]"
 INVISIBLE = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 # an offset after a time ("…:11+08:00", "…:11 +0800", "…:23+8", "…Z"); "2026-11-20" ends in none
 HAS_OFFSET = re.compile(r"(?:Z|:\d{2}(?:[.,]\d+)?\s*[+-]\d{1,2}(?::?\d{2})?)$", re.IGNORECASE)
+# a zone written as a name after the time, as databases print it: "… 10:00:00 UTC" (BigQuery),
+# "…10:00 GMT+8", "…10:00:00 UTC+08:00": read as the offset it names
+ZONE_NAME = re.compile(r"(?<=\d)\s*(?:UTC|GMT)(?:\s*([+-]\d{1,2}(?::?\d{2})?))?$", re.IGNORECASE)
 TRUE_WORDS = {"true", "1", "yes", "y", "t", "是", "已解决", "已解決"}
 FALSE_WORDS = {"false", "0", "no", "n", "f", "否", "未解决", "未解決"}
 
@@ -358,6 +361,7 @@ def parse_timestamps(values: pd.Series, timezone: str) -> pd.Series:
     if fast is not None:
         return fast
     text = values.map(lambda v: "" if v is None else str(v).strip())
+    text = text.str.replace(ZONE_NAME, lambda zone: zone.group(1) or "+00:00", regex=True)
     aware = text.str.contains(HAS_OFFSET)
     result = pd.Series(pd.NaT, index=values.index, dtype=f"datetime64[ns, {timezone}]")
     if aware.any():
