@@ -442,7 +442,7 @@ def worker_count(settings: RuntimeSettings) -> int:
 
 # Scoring workers fork from a server that imported these once (not a fork of a process that
 # holds Arrow's threads); the CLI starts it early, see :func:`start_worker_server`.
-WORKER_SERVER_PRELOAD = ["pipeline.batch"]
+WORKER_SERVER_PRELOAD = ["pipeline.batch", "pipeline.ngramkernel"]
 
 
 def start_worker_server() -> None:

@@ -3,11 +3,12 @@
 scikit-learn's analyzers build every n-gram as a Python string and look each one up in the
 vocabulary: on long transcripts that was most of the scoring time. :class:`FastCharNgrams`
 (``analyzer="char_wb"``) and :class:`FastWordNgrams` (word n-grams of our
-:class:`~pipeline.tokenize.Tokenizer`) wrap a fitted vectorizer and compute the identical matrix
-with numpy: each unit (a character, a token) becomes a small id, one outside the vocabulary
-marked so that no n-gram holding it can match; an n-gram packs into one 64-bit key; keys are
-matched against the vocabulary's keys with a hash index. Counts then get the vectorizer's own
-TF-IDF steps (sublinear tf, idf, norm) in the same order, so the floats are the same too.
+:class:`~pipeline.tokenize.Tokenizer`) wrap a fitted vectorizer and compute the identical matrix:
+each unit (a character, a token) becomes a small id, one outside the vocabulary marked so that
+no n-gram holding it can match; an n-gram packs into one 64-bit key; keys are matched against
+the vocabulary's keys with a hash index (characters: in the compiled loop of
+:mod:`pipeline.ngramkernel`; words: with numpy). Counts then get the vectorizer's own TF-IDF
+steps (sublinear tf, idf, norm) in the same order, so the floats are the same too.
 
 Character n-grams are those of ``_char_wb_ngrams``: each whitespace-separated word, padded with
 one space each side, gives its n-grams for each n of ``ngram_range``; a word no longer than n
@@ -20,10 +21,10 @@ not fit 64 bits, tokens holding a space) is left to the vectorizer itself.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from itertools import chain, repeat
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -66,7 +67,7 @@ def can_accelerate_words(vectorizer: object) -> bool:
 
 
 class _FastTfidf(TransformerMixin, BaseEstimator):
-    """A fitted ``TfidfVectorizer``'s ``transform`` from n-gram keys; subclasses make the keys."""
+    """A fitted ``TfidfVectorizer``'s ``transform`` from n-gram counts; subclasses count them."""
 
     def __init__(self, vectorizer: TfidfVectorizer):
         self.vectorizer = vectorizer
@@ -78,12 +79,12 @@ class _FastTfidf(TransformerMixin, BaseEstimator):
     def _index(self) -> None:
         raise NotImplementedError
 
-    def _keys(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Each n-gram's document and key (one no feature has where it cannot be in the vocabulary)."""
+    def _block_counts(self, texts: list[str]) -> sp.csr_array:
+        """The n-gram counts of a block of texts."""
         raise NotImplementedError
 
     def _set_keys(self, keys: list[int], features: list[str]) -> None:
-        self.keys_ = pd.Index(np.array(keys, dtype=np.uint64))
+        self.keys_ = np.array(keys, dtype=np.uint64)
         self.columns_ = np.array([self.vectorizer.vocabulary_[f] for f in features], dtype=np.int64)
         self.matrix_type_ = type(self.vectorizer.transform([""]))
 
@@ -110,23 +111,18 @@ class _FastTfidf(TransformerMixin, BaseEstimator):
             return self._block_counts(texts)
         return sp.vstack([self._block_counts(texts[start:stop]) for start, stop in blocks], format="csr")
 
-    def _block_counts(self, texts: list[str]) -> sp.csr_array:
-        rows, keys = self._keys(texts)
-        found = self.keys_.get_indexer(keys)
-        matched = found >= 0
+    def _vocabulary(self) -> tuple[np.ndarray, np.ndarray, np.uint64]:
+        """The vocabulary's keys as :func:`pipeline.ngramkernel.hash_table` gives them."""
+        if not hasattr(self, "hash_"):
+            slots, found, shift = ngramkernel().hash_table(self.keys_, self.columns_)
+            self.hash_ = slots, found, np.uint64(shift)
+        return self.hash_
+
+    def _matrix(self, counted: tuple[np.ndarray, np.ndarray, np.ndarray], rows: int) -> sp.csr_array:
+        indptr, indices, counts = counted
         width = len(self.vectorizer.vocabulary_)
-        # (row, column) as one number, sorted: equal cells become runs, each run one count (plain
-        # integers, so any sort gives the same array; numpy's SIMD quicksort is 3x its stable
-        # one, and twice as fast again on 32 bits, which a chunk's cells fit in)
-        cell_type = np.uint32 if len(texts) * width < 2**32 else np.int64
-        cells = np.sort(rows[matched].astype(cell_type) * cell_type(width) + self.columns_[found[matched]].astype(cell_type))
-        starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if len(cells) else np.zeros(0, dtype=np.int64)
-        unique = cells[starts]
-        data = np.diff(np.r_[starts, len(cells)]).astype(self.vectorizer.dtype)
-        indptr = np.r_[0, np.cumsum(np.bincount(unique // width, minlength=len(texts)))]
-        index_type = np.int32 if max(width, len(unique)) < 2**31 else np.int64
-        shape = (len(texts), width)
-        return sp.csr_array((data, (unique % width).astype(index_type), indptr.astype(index_type)), shape=shape)
+        index_type = np.int32 if max(width, len(indices)) < 2**31 else np.int64
+        return sp.csr_array((counts.astype(self.vectorizer.dtype), indices.astype(index_type), indptr.astype(index_type)), shape=(rows, width))
 
     def get_feature_names_out(self, input_features=None):
         return self.vectorizer.get_feature_names_out(input_features)
@@ -147,13 +143,19 @@ def text_blocks(texts: list[str], limit: int | None = None) -> list[tuple[int, i
     return blocks
 
 
-def _windows(starts: np.ndarray, lengths: np.ndarray, n: int, at_least: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each run (``lengths`` units from ``starts``) of at least ``at_least`` units, the
-    positions of its n-grams, and which run each belongs to."""
-    longer = lengths >= at_least
-    count = lengths[longer] - n + 1
-    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    return np.repeat(np.flatnonzero(longer), count), np.repeat(starts[longer], count) + offset
+def _starts(lengths: Iterable[int], count: int, gap: int = 0) -> np.ndarray:
+    """Where each of ``count`` items of these lengths starts when laid end to end (``gap`` apart),
+    and where the last one ends."""
+    starts = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(lengths, dtype=np.int64, count=count) + gap, out=starts[1:])
+    return starts
+
+
+def ngramkernel():
+    """:mod:`pipeline.ngramkernel`, imported when first needed: only processes that score load numba."""
+    from pipeline import ngramkernel
+
+    return ngramkernel
 
 
 class FastCharNgrams(_FastTfidf):
@@ -170,26 +172,15 @@ class FastCharNgrams(_FastTfidf):
         self.table_ = table
         self._set_keys([_pack_text(feature, table) for feature in features], features)
 
-    def _keys(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _block_counts(self, texts: list[str]) -> sp.csr_array:
+        kernel = ngramkernel()
         low, high = self.vectorizer.ngram_range
-        words = [text.split() for text in texts]
-        lengths = np.fromiter(map(len, chain.from_iterable(words)), dtype=np.int64) + 2
-        document = np.repeat(np.arange(len(texts)), [len(split) for split in words])
-        padded = " " + "  ".join(chain.from_iterable(words)) + " " if len(lengths) else ""  # each word padded
-        ids = self.table_[np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32)]
-        starts = np.cumsum(lengths) - lengths
-        room = np.repeat(starts + lengths, lengths) - np.arange(len(ids))  # characters left in the word
-        of_position = np.repeat(document, lengths)
-        rolling = np.zeros(len(ids), dtype=np.uint64)  # at step n: the key of the n characters from each position
-        rows, keys = [], []
-        for n in range(1, high + 1):
-            rolling[: len(ids) - n + 1] |= ids[n - 1 :] << np.uint64(BITS * (4 - n))
-            # from n = low every n-gram inside a word; below low only a word of n characters, whole
-            # (a word no longer than n gives itself once, then stops)
-            first = np.flatnonzero(room >= n) if n >= low else starts[lengths == n]
-            rows.append(of_position[first])
-            keys.append(rolling[first])
-        return np.concatenate(rows), np.concatenate(keys)
+        codes = np.frombuffer(("\n".join(texts) + "\n").encode("utf-32-le"), dtype=np.uint32)
+        counted = kernel.char_wb_counts(
+            codes, _starts(map(len, texts), len(texts), 1), kernel.WHITESPACE, self.table_, self.table_[ord(" ")],
+            low, high, *self._vocabulary(), len(self.vectorizer.vocabulary_),
+        )
+        return self._matrix(counted, len(texts))
 
 
 class FastWordNgrams(_FastTfidf):
@@ -207,26 +198,14 @@ class FastWordNgrams(_FastTfidf):
         self.table_ = dict(zip(tokens, range(1, self.base_), strict=True))
         self._set_keys([_word_key([self.table_[t] for t in tokens], self.base_) for tokens in parts], features)
 
-    def _keys(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _block_counts(self, texts: list[str]) -> sp.csr_array:
         low, high = self.vectorizer.ngram_range
         tokenize, known = self.vectorizer.tokenizer, self.table_.get
         tokens = [list(map(known, tokenize(text), repeat(0))) for text in texts]
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        ids = np.fromiter(chain.from_iterable(tokens), dtype=np.uint64, count=int(lengths.sum()))
-        starts = np.cumsum(lengths) - lengths
-        base = np.uint64(self.base_)
-        rows, keys = [], []
-        for n in range(low, high + 1):
-            document, first = _windows(starts, lengths, n, n)
-            key, known_all = np.zeros(len(first), dtype=np.uint64), np.ones(len(first), dtype=bool)
-            for k in range(n):
-                unit = ids[first + k]
-                known_all &= unit > 0
-                key = key * base + unit
-            key[~known_all] = 0
-            rows.append(document)
-            keys.append(key)
-        return np.concatenate(rows), np.concatenate(keys)
+        starts = _starts(map(len, tokens), len(tokens))
+        ids = np.fromiter(chain.from_iterable(tokens), dtype=np.uint64, count=int(starts[-1]))
+        counted = ngramkernel().word_counts(ids, starts, low, high, np.uint64(self.base_), *self._vocabulary(), len(self.vectorizer.vocabulary_))
+        return self._matrix(counted, len(texts))
 
 
 def _pack_text(feature: str, table: np.ndarray) -> int:
