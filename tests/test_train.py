@@ -104,6 +104,45 @@ def test_complement_naive_bayes_joins_the_stack_when_asked(small_training, confi
     assert result.metrics["accuracy"] >= 0.5
 
 
+def test_nbsvm_scales_each_feature_by_its_log_count_ratio_per_label():
+    from scipy import sparse
+
+    from pipeline.train import NBSVM
+
+    # feature 0 only in "a", feature 1 only in "b", feature 2 in both alike
+    features = np.array([[1, 0, 1], [2, 0, 1], [0, 1, 1], [0, 3, 1]], dtype=float)
+    labels = np.array(["a", "a", "b", "b"])
+    model = NBSVM(alpha=1.0, random_state=0).fit(sparse.csr_matrix(features), labels)
+    inside, outside = np.array([4.0, 1, 3]), np.array([1.0, 5, 3])  # sums + alpha, for "a"
+    assert np.allclose(model.ratios_[0], np.log((inside / inside.sum()) / (outside / outside.sum())))
+    assert model.ratios_[0][0] > 0 > model.ratios_[0][1]
+    assert list(model.predict(sparse.csr_matrix(features))) == list(labels)
+    # dense and sparse input score alike
+    assert np.allclose(model.decision_function(features), model.decision_function(sparse.csr_matrix(features)))
+
+
+def test_nbsvm_joins_the_stack_when_asked_and_scores_reproducibly(small_training, config, tmp_path):
+    from pipeline.train import NBSVM
+
+    settings = config.model.model_copy(
+        update={"cv_folds": 0, "classifier": "stack", "stack_folds": 3, "stack_complement_nb": True, "stack_nbsvm": True}
+    )
+    subset = small_training.groupby("reason", group_keys=False).head(30)
+    result = train_classifier(subset["text"], subset["reason"], settings, config.normalize)
+    stack = result.model.named_steps["classify"]
+    assert [name for name, _ in stack.estimators] == ["svm", "naive_bayes", "complement_nb", "nbsvm"]
+    assert isinstance(stack.named_estimators_["nbsvm"].named_steps["nbsvm"], NBSVM)
+    assert stack.final_estimator_.coef_.shape[1] == 4 * len(result.model.classes_)
+    assert result.metrics["accuracy"] >= 0.5
+    again = train_classifier(subset["text"], subset["reason"], settings, config.normalize)
+    drop = ("training_seconds",)
+    assert {k: v for k, v in result.metrics.items() if k not in drop} == {k: v for k, v in again.metrics.items() if k not in drop}
+    path = tmp_path / "nbsvm.joblib"
+    joblib.dump(result.model, path)
+    probabilities = result.model.predict_proba(subset["text"].head(20))
+    assert np.array_equal(joblib.load(path).predict_proba(subset["text"].head(20)), probabilities)
+
+
 def test_unknown_classifier_is_rejected():
     from pydantic import ValidationError
 
@@ -116,3 +155,6 @@ def test_unknown_classifier_is_rejected():
     with pytest.raises(ValidationError, match="stack_complement_nb"):
         ModelSettings(stack_complement_nb="maybe")
     assert ModelSettings().stack_complement_nb is False  # the default stack is unchanged
+    with pytest.raises(ValidationError, match="stack_nbsvm"):
+        ModelSettings(stack_nbsvm="maybe")
+    assert ModelSettings().stack_nbsvm is False
