@@ -55,27 +55,18 @@ def load(name: str, label: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train.assign(label=train[label].astype(str)), test.assign(label=test[label].astype(str))
 
 
-def run(
-    task: str, train: pd.DataFrame, test: pd.DataFrame, unseen: set[str] | None, embeddings: str, weight: float | None, classifier: str | None,
-    c: float | None = None, complement_nb: bool = False, nbsvm: bool = False,
-) -> dict:
+def run(task: str, train: pd.DataFrame, test: pd.DataFrame, unseen: set[str] | None, overrides: dict) -> dict:
+    """Train with the shipped config's model settings updated by ``overrides`` (None: keep)."""
     config = load_config()
-    settings = config.model.model_copy(update={"cv_folds": 0, "embeddings": embeddings, "classifier": classifier or config.model.classifier})
-    if weight is not None:
-        settings = settings.model_copy(update={"embedding_weight": weight})
-    if c is not None:
-        settings = settings.model_copy(update={"regularisation_c": c})
-    if complement_nb:
-        settings = settings.model_copy(update={"stack_complement_nb": True})
-    if nbsvm:
-        settings = settings.model_copy(update={"stack_nbsvm": True})
+    update = {"cv_folds": 0} | {key: value for key, value in overrides.items() if value is not None}
+    settings = config.model.model_copy(update=update)
     started = time.perf_counter()
     result = train_classifier(train["text"], train["label"], settings, config.normalize, read_user_words(config.userdict))
     seconds = time.perf_counter() - started
     probabilities = result.model.predict_proba(test["text"].astype(str))
     metrics = evaluate_predictions(test["label"].to_numpy(), probabilities, result.model.classes_, result.threshold)
     row = {
-        "task": task, "classifier": settings.classifier, "c": settings.regularisation_c, "complement_nb": settings.stack_complement_nb, "nbsvm": settings.stack_nbsvm, "embeddings": embeddings, "weight": settings.embedding_weight if embeddings != "none" else None, "train_rows": len(train), "test_rows": len(test), "accuracy": metrics["accuracy"],
+        "task": task, "classifier": settings.classifier, "c": settings.regularisation_c, "complement_nb": settings.stack_complement_nb, "nbsvm": settings.stack_nbsvm, "embeddings": settings.embeddings, "weight": settings.embedding_weight if settings.embeddings != "none" else None, "train_rows": len(train), "test_rows": len(test), "accuracy": metrics["accuracy"],
         "macro_f1": metrics["macro_f1"], "ece": metrics["expected_calibration_error"], "threshold": result.threshold,
         "coverage": metrics["coverage"], "accepted_precision": metrics["accepted_precision"], "train_s": round(seconds, 1),
     }
@@ -119,20 +110,15 @@ def main() -> int:
     if not DATA.exists():
         print(f"skipped: {DATA} not present")
         return 0
+    english = {"embeddings": args.embeddings, "classifier": args.classifier}
+    chinese = {
+        "embeddings": args.chinese_embeddings, "classifier": args.chinese_classifier, "regularisation_c": args.chinese_c,
+        "stack_complement_nb": args.chinese_complement_nb, "stack_nbsvm": args.chinese_nbsvm,
+    }
     rows = []
     for task, train, test, unseen in tasks(set(args.only.split(","))):
-        english = task.startswith("banking77")
-        rows.append(
-            run(
-                task, train, test, unseen,
-                args.embeddings if english else args.chinese_embeddings,
-                args.embedding_weight,
-                args.classifier if english else args.chinese_classifier,
-                None if english else args.chinese_c,
-                False if english else args.chinese_complement_nb,
-                False if english else args.chinese_nbsvm,
-            )
-        )
+        overrides = (english if task.startswith("banking77") else chinese) | {"embedding_weight": args.embedding_weight}
+        rows.append(run(task, train, test, unseen, overrides))
         print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
     print("\n" + pd.DataFrame(rows).to_string(index=False))
     return 0
